@@ -1,0 +1,35 @@
+"""`CurrentUser`: the authenticated caller of a route, from `Authorization: Bearer <JWT>`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.tokens import AuthenticatedUser, InvalidToken, verify_token
+from app.dependencies import get_app_settings
+from app.errors import Unauthorized
+
+# auto_error=False: a missing header gets our envelope, not FastAPI's {"detail": ...}.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerJWT",
+    description="A JWT from the web application: HS256 with JWT_SECRET by default; `sub` is the user id. "
+    "Try `python -m app token --sub USER` for a development token.",
+)
+
+
+async def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> AuthenticatedUser:
+    if credentials is None:
+        raise Unauthorized("Authorization header with a Bearer token is required", code="unauthorized")
+    try:
+        return verify_token(credentials.credentials, get_app_settings(request))
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc), code="invalid_token") from exc
+
+
+CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]

@@ -1,0 +1,98 @@
+"""`python -m app ...`: development tokens, migrations and on-demand background work."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from app.config import ConfigurationError, load_settings
+
+
+def _token(args: argparse.Namespace) -> int:
+    from app.auth.tokens import InvalidToken, issue_development_token
+
+    settings = load_settings()
+    try:
+        token = issue_development_token(settings, args.sub, ttl=timedelta(hours=args.hours))
+    except InvalidToken as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.migrations import upgrade_to_head
+
+    upgrade_to_head(load_settings().database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+async def _with_context(work: Callable[[Any], Awaitable[dict[str, int]]]) -> int:
+    from app import tasks
+    from app.context import build_context
+    from app.jobs import InProcessJobQueue
+
+    settings = load_settings()
+    # In sandbox mode this process reaches the running API's emulator over HTTP (PUBLIC_BASE_URL/sandbox).
+    ctx = build_context(settings, jobs=InProcessJobQueue(specs=tasks.JOBS), role="cli")
+    try:
+        result = await work(ctx)
+    finally:
+        await ctx.aclose()
+    print("done: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    return 0
+
+
+def _refresh_insights(_args: argparse.Namespace) -> int:
+    from app.insights.flows import refresh_recent
+
+    async def work(ctx: Any) -> dict[str, int]:
+        return (await refresh_recent(ctx, progress=print)).as_dict()
+
+    return asyncio.run(_with_context(work))
+
+
+def _refresh_tokens(_args: argparse.Namespace) -> int:
+    from app.accounts.tasks import refresh_expiring_tokens
+
+    async def work(ctx: Any) -> dict[str, int]:
+        return (await refresh_expiring_tokens(ctx, progress=print)).as_dict()
+
+    return asyncio.run(_with_context(work))
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "token": ("print a development JWT for trying the API (Swagger UI: Authorize)", _token),
+    "migrate": ("bring the database to the latest schema (alembic upgrade head)", _migrate),
+    "refresh-insights": (
+        "refresh the insights of posts published in the last 30 days, now",
+        _refresh_insights,
+    ),
+    "refresh-tokens": ("refresh the Instagram tokens that expire within 10 days, now", _refresh_tokens),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Instagram integration service tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "token":
+            command.add_argument("--sub", required=True, help="the user id the token names")
+            command.add_argument("--hours", type=float, default=12.0, help="validity in hours (default 12)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2

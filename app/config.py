@@ -1,0 +1,307 @@
+"""Settings: one `Settings` object read from the environment and `.env`, checked once at start-up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+VAR_DIR = Path(os.environ.get("APP_VAR_DIR", "var"))
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+# Values copied from .env.example or docs that must never reach production.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "changethis", "secret", "password", "please-change-me", "xxx", "todo"}
+)
+
+SANDBOX_APP_ID = "1000000000000001"
+SANDBOX_APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the emulator's documented public default
+
+DEFAULT_SCOPES = (
+    "instagram_business_basic",
+    "instagram_business_content_publish",
+    "instagram_business_manage_insights",
+)
+
+
+class ConfigurationError(RuntimeError):
+    """A setting makes start-up unsafe; the message names the variable."""
+
+
+def _is_placeholder(value: str | None) -> bool:
+    if value is None:
+        return True
+    lowered = value.strip().lower()
+    return lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "changeme", "replace-"))
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment. See `.env.example` for each variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    app_env: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    database_url: str = Field(default_factory=lambda: f"sqlite+aiosqlite:///{VAR_DIR / 'instagram.db'}")
+    database_pool_size: int = Field(default=10, ge=1)
+    # None: migrate at start-up only for SQLite (the embedded mode); production runs `alembic upgrade head`.
+    database_auto_migrate: bool | None = None
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512"] = "HS256"
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    token_encryption_key: SecretStr | None = None
+
+    instagram_mode: Literal["sandbox", "live"] | None = None
+    instagram_app_id: str | None = None
+    instagram_app_secret: SecretStr | None = None
+    instagram_graph_version: str = "v25.0"
+    instagram_authorize_base_url: str | None = None
+    instagram_token_base_url: str | None = None
+    instagram_graph_base_url: str | None = None
+    instagram_scopes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SCOPES
+    instagram_timeout_seconds: float = Field(default=30.0, gt=0)
+    instagram_max_attempts: int = Field(default=4, ge=1, le=10)
+    instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
+
+    public_base_url: str = "http://localhost:8000"
+    oauth_success_redirect: str | None = None
+    oauth_state_ttl_seconds: int = Field(default=600, ge=30)
+
+    reel_wait_seconds: float = Field(default=30.0, ge=0)
+    publish_wait_seconds: float = Field(default=30.0, ge=0)
+    batch_concurrency: int = Field(default=25, ge=1, le=100)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    media_max_image_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+    media_max_video_bytes: int = Field(default=300 * 1024 * 1024, ge=1024)
+    media_fetch_timeout_seconds: float = Field(default=15.0, gt=0)
+    media_allow_private_hosts: bool = False
+    synthetic_media: bool | None = None
+
+    worker_job_timeout_seconds: int = Field(default=120, ge=2)
+    publish_lease_seconds: int = Field(default=150, ge=2)
+    publish_reconcile_grace_seconds: float = Field(default=20.0, ge=0)
+    publish_max_attempts: int = Field(default=8, ge=1)
+    publish_retry_base_seconds: float = Field(default=30.0, gt=0)
+    container_poll_initial_seconds: float = Field(default=3.0, gt=0)
+    container_poll_max_interval_seconds: float = Field(default=60.0, gt=0)
+    container_poll_timeout_seconds: float = Field(default=1800.0, gt=0)
+    stuck_post_seconds: int = Field(default=300, ge=1)
+    insights_refresh_concurrency: int = Field(default=8, ge=1)
+    insights_refresh_days: int = Field(default=30, ge=1)
+    token_refresh_within_days: int = Field(default=10, ge=1)
+
+    sandbox_video_processing_seconds: float = Field(default=3.0, ge=0)
+    sandbox_latency_profile: Literal["none", "seed"] = "none"
+
+    @field_validator("instagram_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(s.strip() for s in value.replace(" ", ",").split(",") if s.strip())
+        return value
+
+    @field_validator(
+        "public_base_url",
+        "instagram_authorize_base_url",
+        "instagram_token_base_url",
+        "instagram_graph_base_url",
+    )
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the URLs people paste (postgres://, postgresql://, sqlite://) and pick the async driver.
+        for prefix, replacement in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(prefix):
+                return replacement + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_mode(self) -> Settings:
+        if self.instagram_mode is None:
+            self.instagram_mode = "live" if self.instagram_app_id else "sandbox"
+        if self.synthetic_media is None:
+            self.synthetic_media = self.instagram_mode == "sandbox"
+        if self.database_auto_migrate is None:
+            self.database_auto_migrate = self.is_sqlite
+        return self
+
+    # --- derived values -------------------------------------------------------------------------
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.instagram_mode == "sandbox"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def app_id(self) -> str:
+        return self.instagram_app_id or SANDBOX_APP_ID
+
+    @property
+    def app_secret(self) -> str:
+        if self.instagram_app_secret is not None:
+            return self.instagram_app_secret.get_secret_value()
+        return SANDBOX_APP_SECRET
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.public_base_url}/api/sns/instagram/callback"
+
+    @property
+    def sandbox_base_url(self) -> str:
+        return f"{self.public_base_url}/sandbox"
+
+    @property
+    def authorize_base_url(self) -> str:
+        if self.instagram_authorize_base_url:
+            return self.instagram_authorize_base_url
+        return self.sandbox_base_url if self.is_sandbox else "https://www.instagram.com"
+
+    @property
+    def token_base_url(self) -> str:
+        if self.instagram_token_base_url:
+            return self.instagram_token_base_url
+        return self.sandbox_base_url if self.is_sandbox else "https://api.instagram.com"
+
+    @property
+    def graph_base_url(self) -> str:
+        if self.instagram_graph_base_url:
+            return self.instagram_graph_base_url
+        return f"{self.sandbox_base_url}/graph" if self.is_sandbox else "https://graph.instagram.com"
+
+    def jwt_secret_value(self) -> str:
+        if self.jwt_secret is None:
+            raise ConfigurationError("JWT_SECRET is not set")
+        return self.jwt_secret.get_secret_value()
+
+    def token_encryption_keys(self) -> list[str]:
+        if self.token_encryption_key is None:
+            raise ConfigurationError("TOKEN_ENCRYPTION_KEY is not set")
+        return [k.strip() for k in self.token_encryption_key.get_secret_value().split(",") if k.strip()]
+
+    # --- start-up checks ------------------------------------------------------------------------
+
+    def check_production(self) -> None:
+        """Refuse a production start-up that would be unsafe; the message names the variable."""
+        if self.app_env != "production":
+            return
+        if self.jwt_algorithm.startswith("HS"):
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            if _is_placeholder(secret):
+                raise ConfigurationError("JWT_SECRET must be set to a real secret in production")
+            if secret is not None and len(secret) < 32:
+                raise ConfigurationError("JWT_SECRET must be at least 32 characters in production")
+        elif not self.jwt_public_key:
+            raise ConfigurationError(f"JWT_PUBLIC_KEY must be set when JWT_ALGORITHM is {self.jwt_algorithm}")
+        key = self.token_encryption_key.get_secret_value() if self.token_encryption_key else None
+        if _is_placeholder(key):
+            raise ConfigurationError("TOKEN_ENCRYPTION_KEY must be set to a Fernet key in production")
+        if self.is_sandbox:
+            raise ConfigurationError(
+                "INSTAGRAM_MODE is sandbox: set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET for production"
+            )
+        if not self.instagram_app_id:
+            raise ConfigurationError("INSTAGRAM_APP_ID must be set in production")
+        if self.instagram_app_secret is None or _is_placeholder(self.instagram_app_secret.get_secret_value()):
+            raise ConfigurationError("INSTAGRAM_APP_SECRET must be set in production")
+        if self.synthetic_media:
+            raise ConfigurationError("SYNTHETIC_MEDIA must be off in production")
+
+    def check_keys(self) -> None:
+        """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""
+        for index, key in enumerate(self.token_encryption_keys()):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError) as exc:
+                raise ConfigurationError(
+                    f"TOKEN_ENCRYPTION_KEY entry {index + 1} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from exc
+
+    def fill_development_secrets(self) -> None:
+        """In development, give missing secrets a generated value kept under ./var/ across restarts."""
+        if self.app_env != "development":
+            return
+        missing = []
+        if self.jwt_secret is None and self.jwt_algorithm.startswith("HS"):
+            missing.append("jwt_secret")
+        if self.token_encryption_key is None:
+            missing.append("token_encryption_key")
+        if not missing:
+            return
+        stored = _load_dev_secrets()
+        changed = False
+        for name in missing:
+            if name not in stored:
+                stored[name] = (
+                    Fernet.generate_key().decode() if name == "token_encryption_key" else (secrets.token_urlsafe(48))
+                )
+                changed = True
+            setattr(self, name, SecretStr(stored[name]))
+        if changed:
+            _save_dev_secrets(stored)
+            logger.warning(
+                "generated development secrets",
+                extra={"variables": [m.upper() for m in missing], "file": str(VAR_DIR / DEV_SECRETS_FILE)},
+            )
+
+
+def _load_dev_secrets() -> dict[str, str]:
+    path = VAR_DIR / DEV_SECRETS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _save_dev_secrets(values: dict[str, str]) -> None:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / DEV_SECRETS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def load_settings() -> Settings:
+    """Read, complete and check the settings; raises ConfigurationError naming the bad variable."""
+    settings = Settings()
+    settings.check_production()
+    settings.fill_development_secrets()
+    settings.check_keys()
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own with `load_settings` or `Settings(...)`)."""
+    return load_settings()

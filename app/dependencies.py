@@ -1,0 +1,47 @@
+"""Dependencies shared by every router: settings, the process context, and the request's unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.context import AppContext
+from app.jobs import run_after_commit
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_app_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed before the response is sent, rolled back on any error.
+
+    Services only flush; this boundary commits. Jobs asked for during the request are enqueued only
+    after the commit, so a rolled-back request starts no job.
+    """
+    ctx = get_app_context(request)
+    async with ctx.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        await run_after_commit(session)
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ContextDep = Annotated[AppContext, Depends(get_app_context)]
+# scope="function": the exit code (the commit) runs before the response is sent, so a failed commit
+# is an error answer, never a success answer for data that was not saved.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,101 @@
+"""JSON logs with the request id on every line, and a filter that keeps tokens and secrets out of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from app.observability.context import current_request_id
+
+# Anything that looks like a credential in a message or an attribute is masked, whatever logged it.
+_SECRET_PATTERNS = [
+    # query strings and form bodies: access_token=..., client_secret=..., code=...
+    re.compile(r"(?i)\b((?:access_token|client_secret|refresh_token|code|fb_exchange_token|password)=)[^&\s\"']+"),
+    # JSON: "access_token": "..."
+    re.compile(r"(?i)(\"(?:access_token|client_secret|refresh_token|password|secret)\"\s*:\s*\")[^\"]+"),
+    re.compile(r"(?i)\b((?:bearer|oauth)\s+)[A-Za-z0-9\-._~+/]{16,}=*"),
+    # Instagram tokens (IGAA..., IGQV...) and JWTs, wherever they appear
+    re.compile(r"\b(IG[A-Za-z0-9]{2})[A-Za-z0-9._\-]{16,}"),
+    re.compile(r"\b(eyJ)[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"),
+]
+
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+)
+
+
+def redact(text: str) -> str:
+    """Mask credentials (query parameters, bearer tokens, Instagram tokens, JWTs) in a string."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: f"{m.group(1)}[redacted]", text)
+    return text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if _is_secret_key(k) else _clean(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and any(
+        word in key.lower() for word in ("token", "secret", "password", "authorization")
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request id, extras, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id()
+        if request_id:
+            payload["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
+                payload[key] = "[redacted]" if _is_secret_key(key) else _clean(value)
+        if record.exc_info:
+            payload["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines for a terminal, redacted the same way."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        request_id = current_request_id()
+        return redact(f"{base} [{request_id}]" if request_id else base)
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
+    """Route every logger (ours, uvicorn's, arq's) through one redacting handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq", "arq.worker", "alembic"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    # httpx logs every request URL at INFO; some Instagram URLs carry tokens in the query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Our own access log replaces uvicorn's (it has the request id and the route template).
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

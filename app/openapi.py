@@ -1,0 +1,36 @@
+"""The OpenAPI document's front matter: what the service is, how to authenticate, the tags."""
+
+API_PREFIX = "/api/sns/instagram"
+
+API_DESCRIPTION = """
+Connect Instagram professional accounts, publish feed posts, stories, reels and carousels (now, later,
+or to many accounts at once) exactly once, read account info and media, and follow post insights.
+
+**Authentication.** Every route under `/api/sns/instagram` except the OAuth callback needs
+`Authorization: Bearer <JWT>` from your web application (HS256 with `JWT_SECRET` by default; `sub` is
+the user id). For a development token run `python -m app token --sub alice`, then press **Authorize**.
+
+**Errors** are always `{"error": "<sentence>"}`, sometimes with `code`, `action`, `auth_url`,
+`details` or `retry_after`. Records of another user answer 404.
+
+**Retries.** Send an `Idempotency-Key` header on every publishing POST: the same key and body answer
+the first answer again and publish nothing more.
+
+**Sandbox.** Without Instagram app credentials the service runs against a built-in emulator of the
+Instagram Platform API mounted at `/sandbox`: connect any username on its consent page, and use media
+URLs on `example.com` (e.g. `https://example.com/photo.jpg`, `https://example.com/clip.mp4`).
+"""
+
+OPENAPI_TAGS = [
+    {
+        "name": "oauth",
+        "description": "Connect an Instagram professional account (Business Login for Instagram).",
+    },
+    {"name": "accounts", "description": "Connected accounts: list, read live profile and media, disconnect."},
+    {
+        "name": "publishing",
+        "description": "Feed posts, stories, reels, carousels and batches: now or scheduled, exactly once.",
+    },
+    {"name": "insights", "description": "Post and account insights, with stored history."},
+    {"name": "operations", "description": "Health, readiness and metrics for operators."},
+]

@@ -1,0 +1,162 @@
+"""Test infrastructure: real PostgreSQL and Redis (and a SQLite file), each migrated once per run.
+
+- `pg_database_url` / `sqlite_database_url`: a database created and migrated for this run, dropped after.
+- `database_url` is parametrized over both backends: a test that asks for it runs on each.
+- `db_session`: a session inside one outer transaction rolled back at the end of the test (persistence tests).
+- `client`: the whole app (lifespan included) behind an httpx client; tables are emptied after the test,
+  because the app commits in several units of work and runs jobs concurrently, which one shared
+  rolled-back connection cannot serve.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from app.auth.tokens import issue_development_token
+from app.config import Settings
+from app.main import app_context, create_app
+from app.migrations import upgrade_to_head_async
+from app.models import Base
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+PUBLIC_BASE_URL = "http://localhost:8000"
+JWT_SECRET = "test-jwt-secret-" + "x" * 40
+TOKEN_KEY = Fernet.generate_key().decode()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: development, sandbox, fast timings; never read from the developer's .env."""
+    values: dict[str, Any] = {
+        "app_env": "development",
+        "database_url": database_url,
+        "redis_url": None,
+        "jwt_secret": JWT_SECRET,
+        "token_encryption_key": TOKEN_KEY,
+        "public_base_url": PUBLIC_BASE_URL,
+        "log_json": True,
+        "database_auto_migrate": False,
+        "instagram_retry_budget_seconds": 0.5,
+        "instagram_timeout_seconds": 2.0,
+        "instagram_max_attempts": 2,
+        "sandbox_video_processing_seconds": 0.3,
+        "container_poll_initial_seconds": 0.1,
+        "container_poll_max_interval_seconds": 0.3,
+        "publish_reconcile_grace_seconds": 0.2,
+        "reel_wait_seconds": 10.0,
+        "publish_wait_seconds": 10.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def auth_headers(sub: str = "alice", settings: Settings | None = None) -> dict[str, str]:
+    settings = settings or make_settings("sqlite+aiosqlite://")
+    return {"Authorization": f"Bearer {issue_development_token(settings, sub)}"}
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def pg_database_url() -> AsyncIterator[str]:
+    name = f"instagram_test_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await upgrade_to_head_async(url)
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "test.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_to_head_async(url)
+    return url
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("pg_database_url" if backend == "postgres" else "sqlite_database_url"))
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+            if await connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
+                await connection.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest_asyncio.fixture
+async def db_session(pg_database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back at the end of the test, commits included (savepoints)."""
+    engine = create_async_engine(pg_database_url)
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+    await engine.dispose()
+
+
+# --- the app --------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan running, and a client that talks to it in-process."""
+    app = create_app(settings, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_base_url) as client:
+            try:
+                yield app, client
+            finally:
+                await empty_tables(app_context(app).engine)
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def app_and_client(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with running_app(make_settings(database_url)) as pair:
+        yield pair
+
+
+@pytest_asyncio.fixture
+async def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_and_client[1]

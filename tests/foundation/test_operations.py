@@ -1,0 +1,125 @@
+"""Health, readiness, metrics, request ids, JSON logs without secrets, and the offline API docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from app.observability.logging import JsonFormatter, redact
+from tests.conftest import REDIS_TEST_URL, make_settings, running_app
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_when_everything_answers(pg_database_url: str) -> None:
+    async with running_app(make_settings(pg_database_url, redis_url=REDIS_TEST_URL)) as (_, client):
+        response = await client.get("/readyz")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["redis"] == "ok"
+    assert "worker" in checks
+
+
+async def test_readyz_names_the_database_when_it_is_down() -> None:
+    settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nothing")
+    from app.main import create_app
+
+    app = create_app(settings, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "Not ready: database is down"
+    assert body["checks"]["database"].startswith("down")
+
+
+async def test_readyz_names_redis_when_it_is_down(sqlite_database_url: str) -> None:
+    async with running_app(make_settings(sqlite_database_url, redis_url="redis://127.0.0.1:1/0")) as (_, client):
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["error"] == "Not ready: redis is down"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/api/sns/instagram/posts/12345")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'route="/api/sns/instagram/posts/{db_id}"' in text
+    assert "http_request_duration_seconds_bucket" in text
+    assert "/posts/12345" not in text
+
+
+async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.headers["x-request-id"] != "bad id with spaces"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET https://graph.instagram.com/access_token?grant_type=ig_exchange_token&client_secret=abc123&access_token=IGAAxyz",
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+        'body {"access_token": "IGQVJabcdefghijklmnopqrstuvwxyz0123456789"}',
+        "token IGAAabcdefghijklmnopqrstuvwxyz0123456789 leaked",
+    ],
+)
+def test_logs_redact_credentials(line: str) -> None:
+    cleaned = redact(line)
+    for secret in ("abc123", "IGAAxyz", "c2lnbmF0dXJl", "IGQVJabcdefghijklmnop", "abcdefghijklmnopqrstuvwxyz0123456789"):
+        assert secret not in cleaned
+
+
+def test_json_log_lines_carry_extras_and_hide_secret_fields() -> None:
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "connected %s", ("john",), None)
+    record.access_token = "IGAAsecretsecretsecretsecret"
+    record.account_id = 7
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "connected john"
+    assert line["account_id"] == 7
+    assert line["access_token"] == "[redacted]"
+    assert line["level"] == "info"
+
+
+class TestOfflineDocs:
+    async def test_swagger_ui_uses_local_assets(self, client: httpx.AsyncClient) -> None:
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        assert "cdn.jsdelivr" not in page.text and "unpkg" not in page.text
+        assert "/docs-assets/swagger-ui-bundle.js" in page.text
+        bundle = await client.get("/docs-assets/swagger-ui-bundle.js")
+        assert bundle.status_code == 200
+        assert len(bundle.content) > 500_000
+        css = await client.get("/docs-assets/swagger-ui.css")
+        assert css.status_code == 200
+
+    async def test_redoc_uses_local_assets(self, client: httpx.AsyncClient) -> None:
+        page = await client.get("/redoc")
+        assert page.status_code == 200
+        assert "/docs-assets/redoc.standalone.js" in page.text
+        assert "fonts.googleapis" not in page.text
+        assert (await client.get("/docs-assets/redoc.standalone.js")).status_code == 200
+
+    async def test_openapi_declares_bearer_and_errors(self, client: httpx.AsyncClient) -> None:
+        spec = (await client.get("/openapi.json")).json()
+        assert spec["openapi"].startswith("3.1")
+        schemes = spec["components"]["securitySchemes"]
+        assert schemes["BearerJWT"]["scheme"].lower() == "bearer"
+        post = spec["paths"]["/api/sns/instagram/posts"]["post"]
+        assert post["summary"]
+        assert {"201", "202", "400", "401", "429"} <= set(post["responses"])
+        assert "example" in post["responses"]["400"]["content"]["application/json"]
+        callback = spec["paths"]["/api/sns/instagram/callback"]["get"]
+        assert "security" not in callback

@@ -1,0 +1,103 @@
+"""Settings: development fills secrets, production refuses every unsafe configuration by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app import config
+from app.config import ConfigurationError, Settings
+
+GOOD_KEY = Fernet.generate_key().decode()
+
+
+def production(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "app_env": "production",
+        "jwt_secret": "s" * 48,
+        "token_encryption_key": GOOD_KEY,
+        "instagram_app_id": "123456789",
+        "instagram_app_secret": "a-real-app-secret",
+        "database_url": "postgresql://postgres@db/instagram",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+class TestProduction:
+    def test_a_complete_configuration_starts(self) -> None:
+        settings = production()
+        settings.check_production()
+        assert settings.instagram_mode == "live"
+        assert settings.database_url.startswith("postgresql+asyncpg://")
+
+    @pytest.mark.parametrize(
+        ("overrides", "variable"),
+        [
+            ({"jwt_secret": None}, "JWT_SECRET"),
+            ({"jwt_secret": "change-me"}, "JWT_SECRET"),
+            ({"jwt_secret": "short"}, "JWT_SECRET"),
+            ({"token_encryption_key": None}, "TOKEN_ENCRYPTION_KEY"),
+            ({"token_encryption_key": "change-me"}, "TOKEN_ENCRYPTION_KEY"),
+            ({"instagram_app_id": None, "instagram_app_secret": None}, "INSTAGRAM_MODE"),
+            ({"instagram_mode": "sandbox"}, "INSTAGRAM_MODE"),
+            ({"instagram_app_secret": None}, "INSTAGRAM_APP_SECRET"),
+            ({"instagram_app_secret": "changeme"}, "INSTAGRAM_APP_SECRET"),
+            ({"synthetic_media": True}, "SYNTHETIC_MEDIA"),
+            ({"jwt_algorithm": "RS256"}, "JWT_PUBLIC_KEY"),
+        ],
+    )
+    def test_unsafe_settings_stop_start_up_naming_the_variable(self, overrides: dict[str, object], variable: str) -> None:
+        with pytest.raises(ConfigurationError) as raised:
+            production(**overrides).check_production()
+        assert variable in str(raised.value)
+        assert "\n" not in str(raised.value)
+
+    def test_malformed_encryption_key_is_named(self) -> None:
+        with pytest.raises(ConfigurationError, match="TOKEN_ENCRYPTION_KEY entry 2"):
+            production(token_encryption_key=f"{GOOD_KEY},not-a-key").check_keys()
+
+
+class TestDevelopment:
+    def test_missing_secrets_are_generated_once_and_kept(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(config, "VAR_DIR", tmp_path)
+        first = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        first.fill_development_secrets()
+        second = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        second.fill_development_secrets()
+        assert first.jwt_secret is not None and second.jwt_secret is not None
+        assert first.jwt_secret.get_secret_value() == second.jwt_secret.get_secret_value()
+        assert len(first.jwt_secret.get_secret_value()) >= 32
+        second.check_keys()
+        assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+    def test_generated_secrets_are_logged_without_their_value(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        monkeypatch.setattr(config, "VAR_DIR", tmp_path)
+        settings = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        with caplog.at_level("WARNING"):
+            settings.fill_development_secrets()
+        assert settings.jwt_secret is not None
+        assert "generated development secrets" in caplog.text
+        assert settings.jwt_secret.get_secret_value() not in caplog.text
+
+    def test_defaults_are_the_embedded_mode(self) -> None:
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        assert settings.is_sqlite
+        assert settings.redis_url is None
+        assert settings.instagram_mode == "sandbox"
+        assert settings.synthetic_media is True
+        assert settings.graph_base_url == "http://localhost:8000/sandbox/graph"
+        assert settings.database_auto_migrate is True
+
+    def test_scopes_are_todays_business_scopes_and_configurable(self) -> None:
+        assert Settings(_env_file=None).instagram_scopes == (  # type: ignore[call-arg]
+            "instagram_business_basic",
+            "instagram_business_content_publish",
+            "instagram_business_manage_insights",
+        )
+        custom = Settings(_env_file=None, instagram_scopes="instagram_business_basic, x")  # type: ignore[call-arg]
+        assert custom.instagram_scopes == ("instagram_business_basic", "x")
