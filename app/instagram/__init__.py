@@ -1,0 +1,69 @@
+"""Async client for the Instagram Platform API (Instagram API with Instagram Login).
+
+A standalone library: nothing here imports from the rest of `app/`. See docs/instagram-client.md.
+"""
+
+from app.instagram.client import InstagramClient
+from app.instagram.config import InstagramConfig
+from app.instagram.errors import (
+    BadRequest,
+    ContainerNotFound,
+    ContainerNotReady,
+    InstagramError,
+    InstagramUnavailable,
+    MediaRejected,
+    OAuthError,
+    PermissionDenied,
+    PublishBlocked,
+    PublishingQuotaExceeded,
+    RateLimited,
+    TokenInvalid,
+    TransientError,
+    UnexpectedResponse,
+    classify_error,
+)
+from app.instagram.metrics import DEPRECATED_METRICS, MEDIA_INSIGHT_METRICS, media_insight_metrics
+from app.instagram.models import (
+    ContainerStatus,
+    ContainerStatusCode,
+    InstagramMedia,
+    InstagramProfile,
+    LongLivedToken,
+    MediaPage,
+    PublishingLimit,
+    ShortLivedToken,
+)
+from app.instagram.retry import RetryMode, RetryPolicy
+
+__all__ = [
+    "DEPRECATED_METRICS",
+    "MEDIA_INSIGHT_METRICS",
+    "BadRequest",
+    "ContainerNotFound",
+    "ContainerNotReady",
+    "ContainerStatus",
+    "ContainerStatusCode",
+    "InstagramClient",
+    "InstagramConfig",
+    "InstagramError",
+    "InstagramMedia",
+    "InstagramProfile",
+    "InstagramUnavailable",
+    "LongLivedToken",
+    "MediaPage",
+    "MediaRejected",
+    "OAuthError",
+    "PermissionDenied",
+    "PublishBlocked",
+    "PublishingLimit",
+    "PublishingQuotaExceeded",
+    "RateLimited",
+    "RetryMode",
+    "RetryPolicy",
+    "ShortLivedToken",
+    "TokenInvalid",
+    "TransientError",
+    "UnexpectedResponse",
+    "classify_error",
+    "media_insight_metrics",
+]
