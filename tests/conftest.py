@@ -60,7 +60,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "publish_wait_seconds": 10.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def auth_headers(sub: str = "alice", settings: Settings | None = None) -> dict[str, str]:
@@ -160,3 +160,15 @@ async def app_and_client(database_url: str) -> AsyncIterator[tuple[FastAPI, http
 @pytest_asyncio.fixture
 async def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
     return app_and_client[1]
+
+
+@pytest_asyncio.fixture
+async def pg_app_and_client(pg_database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on PostgreSQL only (for tests whose subject is not the database)."""
+    async with running_app(make_settings(pg_database_url)) as pair:
+        yield pair
+
+
+@pytest_asyncio.fixture
+async def pg_client(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return pg_app_and_client[1]

@@ -8,8 +8,9 @@ Create Date: 2026-11-27 11:02:55.109161
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "d92313686608"
 down_revision: str | None = None

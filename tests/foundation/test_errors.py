@@ -15,7 +15,9 @@ POSTS = "/api/sns/instagram/posts"
 
 class TestValidation:
     async def test_missing_fields_use_the_seeds_wording(self, client: httpx.AsyncClient) -> None:
-        response = await client.post(POSTS, headers=auth_headers(), json={"account_id": 1, "caption": "No image provided"})
+        response = await client.post(
+            POSTS, headers=auth_headers(), json={"account_id": 1, "caption": "No image provided"}
+        )
         assert response.status_code == 400
         body = response.json()
         assert body["error"] == "account_id and image_url are required"
@@ -56,14 +58,23 @@ class TestValidation:
         [
             ({"account_id": "one", "image_url": "https://example.com/a.jpg"}, "account_id must be an integer"),
             ({"account_id": 0, "image_url": "https://example.com/a.jpg"}, "account_id must be at least 1"),
-            ({"account_id": 1, "image_url": "ftp://example.com/a.jpg"}, "image_url must be an absolute http or https URL"),
+            (
+                {"account_id": 1, "image_url": "ftp://example.com/a.jpg"},
+                "image_url must be an absolute http or https URL",
+            ),
             ({"account_id": 1, "image_url": "https://example.com/a.jpg", "hashtags": "x"}, "hashtags must be a list"),
-            ({"account_id": 1, "image_url": "https://example.com/a.jpg", "caption": "x" * 2201},
-             "caption must be at most 2200 characters"),
-            ({"account_id": 1, "image_url": "https://example.com/a.jpg", "scheduled_at": "2026-12-01T09:00:00"},
-             "scheduled_at must include a UTC offset"),
-            ({"account_id": 1, "image_url": "https://example.com/a.jpg", "scheduled_at": "tomorrow"},
-             "scheduled_at must be an ISO 8601 date-time"),
+            (
+                {"account_id": 1, "image_url": "https://example.com/a.jpg", "caption": "x" * 2201},
+                "caption must be at most 2200 characters",
+            ),
+            (
+                {"account_id": 1, "image_url": "https://example.com/a.jpg", "scheduled_at": "2026-12-01T09:00:00"},
+                "scheduled_at must include a UTC offset",
+            ),
+            (
+                {"account_id": 1, "image_url": "https://example.com/a.jpg", "scheduled_at": "tomorrow"},
+                "scheduled_at must be an ISO 8601 date-time",
+            ),
         ],
     )
     async def test_wrong_types_and_ranges_name_the_field_and_rule(

@@ -33,9 +33,11 @@ async def test_readyz_names_the_database_when_it_is_down() -> None:
     from app.main import create_app
 
     app = create_app(settings, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            response = await client.get("/readyz")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        response = await client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["error"] == "Not ready: database is down"
@@ -78,7 +80,13 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
 )
 def test_logs_redact_credentials(line: str) -> None:
     cleaned = redact(line)
-    for secret in ("abc123", "IGAAxyz", "c2lnbmF0dXJl", "IGQVJabcdefghijklmnop", "abcdefghijklmnopqrstuvwxyz0123456789"):
+    for secret in (
+        "abc123",
+        "IGAAxyz",
+        "c2lnbmF0dXJl",
+        "IGQVJabcdefghijklmnop",
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+    ):
         assert secret not in cleaned
 
 

@@ -37,7 +37,7 @@ class TestInTransaction:
         assert loaded.token_expires_at == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 
     async def test_naive_datetimes_are_refused(self, db_session: AsyncSession) -> None:
-        db_session.add(_account(token_expires_at=datetime(2026, 12, 1, 9, 0)))  # noqa: DTZ001
+        db_session.add(_account(token_expires_at=datetime(2026, 12, 1, 9, 0)))
         with pytest.raises(Exception, match="naive datetime"):
             await db_session.flush()
 

@@ -49,7 +49,9 @@ class TestProduction:
             ({"jwt_algorithm": "RS256"}, "JWT_PUBLIC_KEY"),
         ],
     )
-    def test_unsafe_settings_stop_start_up_naming_the_variable(self, overrides: dict[str, object], variable: str) -> None:
+    def test_unsafe_settings_stop_start_up_naming_the_variable(
+        self, overrides: dict[str, object], variable: str
+    ) -> None:
         with pytest.raises(ConfigurationError) as raised:
             production(**overrides).check_production()
         assert variable in str(raised.value)
@@ -63,9 +65,9 @@ class TestProduction:
 class TestDevelopment:
     def test_missing_secrets_are_generated_once_and_kept(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(config, "VAR_DIR", tmp_path)
-        first = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        first = Settings(_env_file=None, app_env="development")
         first.fill_development_secrets()
-        second = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        second = Settings(_env_file=None, app_env="development")
         second.fill_development_secrets()
         assert first.jwt_secret is not None and second.jwt_secret is not None
         assert first.jwt_secret.get_secret_value() == second.jwt_secret.get_secret_value()
@@ -77,7 +79,7 @@ class TestDevelopment:
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
         monkeypatch.setattr(config, "VAR_DIR", tmp_path)
-        settings = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, app_env="development")
         with caplog.at_level("WARNING"):
             settings.fill_development_secrets()
         assert settings.jwt_secret is not None
@@ -85,7 +87,7 @@ class TestDevelopment:
         assert settings.jwt_secret.get_secret_value() not in caplog.text
 
     def test_defaults_are_the_embedded_mode(self) -> None:
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None)
         assert settings.is_sqlite
         assert settings.redis_url is None
         assert settings.instagram_mode == "sandbox"
@@ -94,10 +96,10 @@ class TestDevelopment:
         assert settings.database_auto_migrate is True
 
     def test_scopes_are_todays_business_scopes_and_configurable(self) -> None:
-        assert Settings(_env_file=None).instagram_scopes == (  # type: ignore[call-arg]
+        assert Settings(_env_file=None).instagram_scopes == (
             "instagram_business_basic",
             "instagram_business_content_publish",
             "instagram_business_manage_insights",
         )
-        custom = Settings(_env_file=None, instagram_scopes="instagram_business_basic, x")  # type: ignore[call-arg]
+        custom = Settings(_env_file=None, instagram_scopes="instagram_business_basic, x")  # type: ignore[arg-type]
         assert custom.instagram_scopes == ("instagram_business_basic", "x")
