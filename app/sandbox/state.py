@@ -1,0 +1,175 @@
+"""The sandbox's state: one `Sandbox` object per app instance (nothing is shared between two sandboxes).
+
+Everything runs on one event loop; a mutation that must be atomic (consuming a code, publishing a container)
+is written without an `await` between its check and its update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+import httpx
+
+from app.config import Settings
+from app.sandbox.media_fetch import MediaFetcher
+from app.sandbox.models import AuthCode, Container, Media, PublishedEntry, User
+from app.sandbox.profiles import build_user, seed_media
+from app.sandbox.switches import FaultBook, HoldBook, Latency, UsageMeter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_QUOTA_TOTAL = 100
+DEFAULT_CONTAINER_LIMIT = 400
+
+
+@dataclass(slots=True)
+class Knobs:
+    """Values the control API may change; `POST /control/reset` restores them."""
+
+    video_processing_seconds: float
+    quota_total: int = DEFAULT_QUOTA_TOTAL
+    container_limit: int = DEFAULT_CONTAINER_LIMIT
+    token_response_shape: Literal["nested", "flat"] = "nested"  # noqa: S105 - not a secret
+    # Generous defaults: normal tests and benchmarks never reach them.
+    app_call_budget: int = 10_000_000
+    app_window_seconds: float = 3600.0
+    user_call_budget: int = 1_000_000
+    user_window_seconds: float = 86400.0
+
+
+@dataclass(slots=True)
+class Switches:
+    latency: Latency
+    faults: FaultBook = field(default_factory=FaultBook)
+    holds: HoldBook = field(default_factory=HoldBook)
+    usage: UsageMeter = field(default_factory=UsageMeter)
+
+
+class World:
+    """Users, media, containers, codes and the published log."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.usernames: dict[str, str] = {}
+        self.app_scoped_ids: dict[str, str] = {}
+        self.media: dict[str, Media] = {}
+        # Top-level media (stories included, carousel children not) per ig user id, in insertion order.
+        self.user_media: dict[str, list[str]] = {}
+        self.containers: dict[str, Container] = {}
+        self.container_times: dict[str, deque[datetime]] = {}
+        self.publish_times: dict[str, list[datetime]] = {}
+        self.published: list[PublishedEntry] = []
+        self.codes: dict[str, AuthCode] = {}
+        self.revoked_before: dict[str, float] = {}
+        self.revoked_nonces: set[str] = set()
+
+    def ensure_user(self, username: str, now: datetime) -> User:
+        """The account for a username, created (with its seeded media) on first use."""
+        ig_id = self.usernames.get(username)
+        if ig_id is not None:
+            return self.users[ig_id]
+        user = build_user(username, now)
+        self.users[user.ig_id] = user
+        self.usernames[username] = user.ig_id
+        self.app_scoped_ids[user.app_scoped_id] = user.ig_id
+        self.user_media[user.ig_id] = []
+        for media in seed_media(user, now):
+            self.add_media(media)
+        return user
+
+    def find_user(self, node_id: str) -> User | None:
+        """A user by Instagram user id or app-scoped id."""
+        ig_id = self.app_scoped_ids.get(node_id, node_id)
+        return self.users.get(ig_id)
+
+    def add_media(self, media: Media) -> None:
+        self.media[media.id] = media
+        if media.parent_id is None:
+            self.user_media.setdefault(media.owner_id, []).append(media.id)
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh 17-digit id (`178…` containers, `179…` media) unused in this sandbox."""
+        while True:
+            candidate = prefix + f"{secrets.randbelow(10 ** (17 - len(prefix))):0{17 - len(prefix)}d}"
+            if candidate not in self.media and candidate not in self.containers:
+                return candidate
+
+
+class Sandbox:
+    """The state of one sandbox app: clock, knobs, world, switches, the media fetcher."""
+
+    def __init__(
+        self, settings: Settings, *, base_url: str, fetch_transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.base_url = base_url.rstrip("/")
+        self.fetcher = MediaFetcher(
+            transport=fetch_transport, local_prefix=self.base_url + "/cdn/", local_lookup=self._local_cdn
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.clock_offset = 0.0
+        self.knobs = Knobs(video_processing_seconds=settings.sandbox_video_processing_seconds)
+        self.world = World()
+        self.switches = Switches(latency=Latency(settings.sandbox_latency_profile))
+
+    # --- clock ------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The sandbox time: real UTC time plus the offset moved by `POST /control/clock`."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
+    def timestamp(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self.clock_offset += seconds
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to a clean state: users, containers, media, codes, faults, holds, latency, knobs, clock."""
+        self.switches.holds.abort_all()
+        self.clock_offset = 0.0
+        self.knobs = Knobs(video_processing_seconds=self.settings.sandbox_video_processing_seconds)
+        self.world = World()
+        self.switches = Switches(latency=Latency(self.settings.sandbox_latency_profile))
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a call's processing as its own task: it completes even if the caller goes away."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("sandbox call failed", exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Cancel calls still running (held or sleeping) and close the media fetcher."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.fetcher.aclose()
+
+    def _local_cdn(self, path: str) -> tuple[bytes, str] | None:
+        # Imported here: the CDN module depends on this one (its routes take a Sandbox).
+        from app.sandbox.cdn import cdn_content
+
+        return cdn_content(self, path)

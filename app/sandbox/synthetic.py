@@ -1,0 +1,357 @@
+"""Synthetic media for `example.com` URLs, made without network, and a small MP4/MOV sniffer.
+
+The service's examples (and its tests) use URLs such as `https://example.com/photo.jpg`. Nothing answers
+there, so in sandbox mode both the service's media preparation and the sandbox's fetcher turn such a URL into
+deterministic bytes: the same URL always gives the same bytes. Rules, by the path's extension:
+
+- `.jpg`/`.jpeg`, `.png`, `.gif`, `.webp`: an image in that format (default 1080x1080) with a drawing on it;
+- `.mp4`/`.mov`: a small ISO-BMFF stream (`ftyp` with brand isom/qt, `moov` with `mvhd` and one video `tkhd`,
+  then `mdat`), enough for a container sniff and a duration read, not for playback (default 1080x1920, 15 s);
+- anything else: `None` (not fetchable).
+
+Hints in the file name: `_200x200` sets the image (or video) size, `_90s` a video's duration
+(`https://example.com/clip_1080x1920_90s.mp4`).
+
+Only the standard library and Pillow are imported: the service imports this module too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = [
+    "SyntheticMedia",
+    "VideoInfo",
+    "build_video",
+    "is_synthetic_host",
+    "render_image",
+    "sniff_video",
+    "synthetic_media",
+]
+
+SYNTHETIC_DOMAIN = "example.com"
+DEFAULT_IMAGE_SIZE = (1080, 1080)
+DEFAULT_VIDEO_SIZE = (1080, 1920)
+DEFAULT_VIDEO_SECONDS = 15.0
+# Generated pictures are drawn in memory: keep a hint like `_99999x99999` from costing gigabytes.
+MAX_SIDE = 6000
+MAX_VIDEO_SECONDS = 24 * 3600.0
+
+_IMAGE_FORMATS: dict[str, tuple[str, str]] = {
+    ".jpg": ("JPEG", "image/jpeg"),
+    ".jpeg": ("JPEG", "image/jpeg"),
+    ".png": ("PNG", "image/png"),
+    ".gif": ("GIF", "image/gif"),
+    ".webp": ("WEBP", "image/webp"),
+}
+_VIDEO_FORMATS: dict[str, tuple[Literal["mp4", "mov"], str]] = {
+    ".mp4": ("mp4", "video/mp4"),
+    ".mov": ("mov", "video/quicktime"),
+}
+
+_SIZE_HINT = re.compile(r"_(\d{1,6})x(\d{1,6})(?![0-9])", re.IGNORECASE)
+_DURATION_HINT = re.compile(r"_(\d{1,6}(?:\.\d{1,3})?)s(?![a-z0-9])", re.IGNORECASE)
+
+# ISO-BMFF major/compatible brands that mean "an MP4 video" (HEIF/AVIF images share the container: not these).
+_MP4_BRANDS = frozenset(
+    {
+        "isom",
+        "iso2",
+        "iso3",
+        "iso4",
+        "iso5",
+        "iso6",
+        "iso7",
+        "iso8",
+        "iso9",
+        "mp41",
+        "mp42",
+        "avc1",
+        "hvc1",
+        "M4V ",
+        "M4VH",
+        "M4VP",
+        "dash",
+        "3gp4",
+        "3gp5",
+        "3gp6",
+        "3g2a",
+        "MSNV",
+        "f4v ",
+        "mmp4",
+        "XAVC",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticMedia:
+    """Bytes standing in for the media behind an example.com URL."""
+
+    content: bytes
+    content_type: str
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What a sniff of a video's first bytes tells: container, and size and duration when `moov` is there."""
+
+    container: Literal["mp4", "mov"]
+    brand: str
+    duration_seconds: float | None
+    width: int | None = None
+    height: int | None = None
+
+
+def is_synthetic_host(url: str) -> bool:
+    """True when the URL's host is example.com or one of its subdomains (synthetic media, no network)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    return host == SYNTHETIC_DOMAIN or host.endswith("." + SYNTHETIC_DOMAIN)
+
+
+def synthetic_media(url: str) -> SyntheticMedia | None:
+    """The synthetic media for an example.com URL; None for other hosts and for unknown extensions."""
+    if not is_synthetic_host(url):
+        return None
+    return _synthetic_media(url)
+
+
+@lru_cache(maxsize=256)
+def _synthetic_media(url: str) -> SyntheticMedia | None:
+    name = PurePosixPath(unquote(urlsplit(url).path)).name
+    suffix = PurePosixPath(name).suffix.lower()
+    size = _size_hint(name)
+    if suffix in _IMAGE_FORMATS:
+        fmt, content_type = _IMAGE_FORMATS[suffix]
+        width, height = size or DEFAULT_IMAGE_SIZE
+        content = render_image(url, width, height, fmt, f"{width}x{height}")
+        return SyntheticMedia(content, content_type, width, height, None)
+    if suffix in _VIDEO_FORMATS:
+        container, content_type = _VIDEO_FORMATS[suffix]
+        width, height = size or DEFAULT_VIDEO_SIZE
+        duration = _duration_hint(name)
+        content = build_video(width, height, duration, container)
+        return SyntheticMedia(content, content_type, width, height, duration)
+    return None
+
+
+def _size_hint(name: str) -> tuple[int, int] | None:
+    match = _SIZE_HINT.search(name)
+    if match is None:
+        return None
+    width, height = (min(MAX_SIDE, max(1, int(value))) for value in match.groups())
+    return width, height
+
+
+def _duration_hint(name: str) -> float:
+    stem = PurePosixPath(name).stem
+    match = _DURATION_HINT.search(stem)
+    if match is None:
+        return DEFAULT_VIDEO_SECONDS
+    return min(MAX_VIDEO_SECONDS, float(match.group(1)))
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+def _palette(seed: str) -> list[tuple[int, int, int]]:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return [(digest[i], digest[i + 1], digest[i + 2]) for i in range(0, 18, 3)]
+
+
+@lru_cache(maxsize=128)
+def render_image(seed: str, width: int, height: int, fmt: str = "JPEG", label: str | None = None) -> bytes:
+    """A deterministic picture (bands, a disc, a label) in a format; the same seed gives the same bytes."""
+    width = min(MAX_SIDE, max(1, width))
+    height = min(MAX_SIDE, max(1, height))
+    colours = _palette(seed)
+    image = Image.new("RGB", (width, height), colours[0])
+    draw = ImageDraw.Draw(image)
+    bands = 6
+    for index in range(bands):
+        x0 = (index * 2 - bands // 2) * width // bands
+        draw.polygon(
+            [
+                (x0, 0),
+                (x0 + width // bands, 0),
+                (x0 + width // bands + height, height),
+                (x0 + height, height),
+            ],
+            fill=colours[1 + index % 3],
+        )
+    radius = max(1, min(width, height) // 4)
+    centre = (width // 2, height // 2)
+    draw.ellipse(
+        [centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius],
+        fill=colours[4],
+        outline=colours[5],
+        width=max(1, radius // 12),
+    )
+    if label and min(width, height) >= 64:
+        font = _font(max(10, min(width, height) // 14))
+        draw.text(centre, label, fill=(255, 255, 255), font=font, anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(buffer, format="JPEG", quality=85)
+    elif fmt == "GIF":
+        image.convert("P", palette=Image.Palette.ADAPTIVE, colors=64).save(buffer, format="GIF")
+    else:
+        image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (OSError, ValueError, ImportError):  # Pillow built without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+# --- video ----------------------------------------------------------------------------------------
+
+_TIMESCALE = 1000
+_IDENTITY_MATRIX = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+@lru_cache(maxsize=64)
+def build_video(width: int, height: int, duration_seconds: float, container: Literal["mp4", "mov"] = "mp4") -> bytes:
+    """A small MP4/MOV stream: `ftyp`, `moov` (`mvhd`, `trak`/`tkhd`), `mdat`. Sniffable, not playable."""
+    if container == "mov":
+        ftyp = _box(b"ftyp", b"qt  " + struct.pack(">I", 0x200) + b"qt  ")
+    else:
+        ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2avc1mp41")
+    duration = round(max(0.0, duration_seconds) * _TIMESCALE)
+    mvhd = _box(
+        b"mvhd",
+        struct.pack(">IIIII", 0, 0, 0, _TIMESCALE, duration)
+        + struct.pack(">IH", 0x00010000, 0x0100)
+        + bytes(10)
+        + _IDENTITY_MATRIX
+        + bytes(24)
+        + struct.pack(">I", 2),
+    )
+    tkhd = _box(
+        b"tkhd",
+        struct.pack(">IIIIII", 0x00000003, 0, 0, 1, 0, duration)
+        + bytes(8)
+        + struct.pack(">hhhH", 0, 0, 0, 0)
+        + _IDENTITY_MATRIX
+        + struct.pack(">II", max(0, width) << 16, max(0, height) << 16),
+    )
+    moov = _box(b"moov", mvhd + _box(b"trak", tkhd))
+    seed = hashlib.sha256(f"{width}x{height}:{duration}:{container}".encode()).digest()
+    mdat = _box(b"mdat", seed * 64)
+    return ftyp + moov + mdat
+
+
+def sniff_video(head: bytes) -> VideoInfo | None:
+    """Read the container brand (and duration/size when `moov` is in `head`); None when it isn't MP4/MOV."""
+    boxes = list(_iter_boxes(head, 0, len(head)))
+    if not boxes or boxes[0][0] != b"ftyp":
+        return None
+    _, start, end = boxes[0]
+    ftyp = head[start:end]
+    if len(ftyp) < 8:
+        return None
+    major = ftyp[:4].decode("latin-1")
+    compatible = {ftyp[i : i + 4].decode("latin-1") for i in range(8, len(ftyp) - 3, 4)}
+    container: Literal["mp4", "mov"]
+    if major == "qt  ":
+        container = "mov"
+    elif major in _MP4_BRANDS:
+        container = "mp4"
+    elif "qt  " in compatible:
+        container = "mov"
+    elif compatible & _MP4_BRANDS:
+        container = "mp4"
+    else:
+        return None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    for kind, start, end in boxes[1:]:
+        if kind != b"moov":
+            continue
+        for child, child_start, child_end in _iter_boxes(head, start, end):
+            if child == b"mvhd":
+                duration = _mvhd_duration(head[child_start:child_end])
+            elif child == b"trak" and width is None:
+                for grandchild, g_start, g_end in _iter_boxes(head, child_start, child_end):
+                    if grandchild == b"tkhd":
+                        width, height = _tkhd_size(head[g_start:g_end])
+        break
+    return VideoInfo(container, major, duration, width, height)
+
+
+def _iter_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(kind, payload start, payload end) of the boxes between start and end that are entirely in `data`."""
+    boxes: list[tuple[bytes, int, int]] = []
+    offset = start
+    while offset + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        header = 8
+        if size == 1:
+            if offset + 16 > end:
+                break
+            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header:
+            break
+        payload_end = offset + size
+        if payload_end > end:
+            # A box running past the bytes we have (a head read): keep its start, its complete children count.
+            boxes.append((kind, offset + header, end))
+            break
+        boxes.append((kind, offset + header, payload_end))
+        offset = payload_end
+    return boxes
+
+
+def _mvhd_duration(payload: bytes) -> float | None:
+    if len(payload) < 20:
+        return None
+    version = payload[0]
+    if version == 1:
+        if len(payload) < 32:
+            return None
+        timescale, duration = struct.unpack(">IQ", payload[20:32])
+        unknown = duration == 0xFFFFFFFFFFFFFFFF
+    else:
+        timescale, duration = struct.unpack(">II", payload[12:20])
+        unknown = duration == 0xFFFFFFFF
+    if timescale == 0 or unknown:
+        return None
+    seconds: float = duration / timescale
+    return seconds
+
+
+def _tkhd_size(payload: bytes) -> tuple[int | None, int | None]:
+    version = payload[0] if payload else 0
+    offset = 88 if version == 1 else 76
+    if len(payload) < offset + 8:
+        return None, None
+    width, height = struct.unpack(">II", payload[offset : offset + 8])
+    return width >> 16, height >> 16
