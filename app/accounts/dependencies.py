@@ -1,0 +1,41 @@
+"""Validators that chain: an account id becomes the caller's own account, or a 404."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query
+
+from app.accounts import service
+from app.accounts.models import Account
+from app.auth.dependencies import CurrentUser
+from app.dependencies import SessionDep
+from app.errors import NotFound
+
+
+async def _owned(session: SessionDep, user: CurrentUser, account_id: int) -> Account:
+    account = await service.get_owned(session, user.id, account_id)
+    if account is None:
+        # Another user's account is indistinguishable from a missing one.
+        raise NotFound("Account not found", code="account_not_found")
+    return account
+
+
+async def owned_account_from_path(
+    session: SessionDep,
+    user: CurrentUser,
+    account_id: Annotated[int, Path(ge=1, description="The account's id")],
+) -> Account:
+    return await _owned(session, user, account_id)
+
+
+async def owned_account_from_query(
+    session: SessionDep,
+    user: CurrentUser,
+    account_id: Annotated[int, Query(ge=1, description="Id of one of your connected accounts")],
+) -> Account:
+    return await _owned(session, user, account_id)
+
+
+OwnedAccount = Annotated[Account, Depends(owned_account_from_path)]
+OwnedAccountQuery = Annotated[Account, Depends(owned_account_from_query)]

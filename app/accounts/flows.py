@@ -1,0 +1,109 @@
+"""Account flows that talk to Instagram: connecting through OAuth, and reading an account live."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import instagram as ig
+from app.accounts import service
+from app.accounts.models import Account, AccountStatus
+from app.accounts.oauth_state import consume_state, issue_state, read_state
+from app.context import AppContext
+from app.db import utcnow
+from app.errors import BadRequest, Conflict
+from app.instagram_failures import InstagramReauthRequired, to_app_error
+
+T = TypeVar("T")
+
+
+def authorize_url(ctx: AppContext, user_id: str) -> tuple[str, timedelta]:
+    """Instagram's authorize URL with a fresh state for this user, and how long it stays valid."""
+    settings = ctx.settings
+    ttl = timedelta(seconds=settings.oauth_state_ttl_seconds)
+    state, _ = issue_state(user_id, settings.token_encryption_keys(), ttl, utcnow())
+    url = ctx.instagram.authorize_url(
+        redirect_uri=settings.oauth_redirect_uri, scopes=settings.instagram_scopes, state=state
+    )
+    return url, ttl
+
+
+async def connect_account(session: AsyncSession, ctx: AppContext, *, state: str, code: str) -> Account:
+    """The callback's work: spend the state, exchange code → short → long-lived token, read /me, upsert."""
+    keys = ctx.settings.token_encryption_keys()
+    parsed = read_state(state, keys, utcnow())
+    use = await consume_state(session, parsed)
+    # Spend the state before the slow calls: a replay is refused even while this one is in flight,
+    # and no transaction is held open across calls to Instagram.
+    await session.commit()
+    try:
+        short = await ctx.instagram.exchange_code(code, redirect_uri=ctx.settings.oauth_redirect_uri)
+        long = await ctx.instagram.exchange_long_lived(short.access_token.get_secret_value())
+        profile = await ctx.instagram.get_me(long.access_token.get_secret_value())
+    except ig.InstagramError as exc:
+        raise to_app_error(exc) from exc
+    now = utcnow()
+    account = await service.upsert_connected(
+        session,
+        user_id=parsed.user_id,
+        profile=profile,
+        token_ciphertext=ctx.cipher.encrypt(long.access_token.get_secret_value()),
+        token_expires_at=now + timedelta(seconds=long.expires_in),
+        scopes=short.permissions,
+    )
+    use.account_id = account.id
+    session.add(use)
+    return account
+
+
+def read_state_or_raise(ctx: AppContext, state: str) -> None:
+    """Verify a state's signature and expiry (raises InvalidState)."""
+    read_state(state, ctx.settings.token_encryption_keys(), utcnow())
+
+
+def require_usable(account: Account) -> None:
+    """Refuse before calling Instagram when the account cannot be used (no token, or a dead one)."""
+    if account.status == AccountStatus.DISCONNECTED or account.access_token_encrypted is None:
+        raise Conflict(
+            f"Account {account.id} is disconnected. Connect it again to use it.", code="account_disconnected"
+        )
+    if account.status == AccountStatus.NEEDS_REAUTH:
+        raise InstagramReauthRequired(account.id)
+
+
+async def with_account_token(
+    session: AsyncSession, ctx: AppContext, account: Account, call: Callable[[str], Awaitable[T]]
+) -> T:
+    """Run `call(token)` against Instagram for `account`, mapping failures to answers.
+
+    The request's transaction is committed first: no transaction (nor pooled connection) is held open
+    while Instagram takes its time. A dead token marks the account `needs_reauth`.
+    """
+    require_usable(account)
+    token = service.access_token(account, ctx.cipher)
+    assert token is not None
+    await session.commit()
+    try:
+        return await call(token)
+    except ig.TokenInvalid as exc:
+        await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
+        account.status = AccountStatus.NEEDS_REAUTH
+        raise InstagramReauthRequired(account.id) from exc
+    except ig.InstagramError as exc:
+        raise to_app_error(exc, account_id=account.id) from exc
+
+
+def media_type_label(media: ig.InstagramMedia) -> str | None:
+    """Reels are listed by Instagram as VIDEO with product type REELS; the seed reports them as REELS."""
+    if (media.media_product_type or "").upper() == "REELS":
+        return "REELS"
+    return media.media_type
+
+
+def require_code(code: str | None) -> str:
+    if not code:
+        raise BadRequest("code is required", code="validation_error")
+    return code

@@ -1,0 +1,220 @@
+"""Routes: connect an account (OAuth), list and disconnect accounts, read an account's profile and media."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from app.accounts import flows, service
+from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
+from app.accounts.oauth_state import InvalidState
+from app.accounts.schemas import (
+    AccountInfo,
+    AccountOut,
+    AuthorizeUrl,
+    ConnectedAccount,
+    MediaItem,
+    MediaPage,
+    MessageOut,
+)
+from app.auth.dependencies import CurrentUser
+from app.db import utcnow
+from app.dependencies import ContextDep, SessionDep
+from app.errors import AppError, BadRequest, error_responses
+from app.openapi import API_PREFIX
+from app.publishing import service as publishing_service
+
+router = APIRouter(prefix=API_PREFIX)
+
+_AUTH_ERRORS = error_responses(401)
+
+
+@router.get(
+    "/oauth/authorize",
+    tags=["oauth"],
+    summary="Get the Instagram authorization URL",
+    response_model=AuthorizeUrl,
+    responses=_AUTH_ERRORS,
+)
+async def get_authorize_url(user: CurrentUser, ctx: ContextDep) -> AuthorizeUrl:
+    """The URL to open in the user's browser. Its `state` is signed, names the user, expires in 10 minutes
+    and works once. Scopes are today's `instagram_business_*` ones (INSTAGRAM_SCOPES)."""
+    url, ttl = flows.authorize_url(ctx, user.id)
+    return AuthorizeUrl(auth_url=url, expires_at=utcnow() + ttl)
+
+
+@router.get(
+    "/callback",
+    tags=["oauth"],
+    summary="OAuth callback (Instagram redirects the browser here)",
+    response_model=ConnectedAccount,
+    responses={
+        302: {"description": "Redirect to OAUTH_SUCCESS_REDIRECT with `status`, `account_id` or `error`"},
+        **error_responses(
+            400,
+            502,
+            examples={
+                400: {
+                    "error": "OAuth state was already used: start the connection again",
+                    "code": "invalid_state",
+                }
+            },
+        ),
+    },
+)
+async def oauth_callback(
+    session: SessionDep,
+    ctx: ContextDep,
+    state: Annotated[str | None, Query(description="The state from the authorize URL")] = None,
+    code: Annotated[str | None, Query(description="The authorization code")] = None,
+    error: Annotated[str | None, Query(description="Set by Instagram when the user cancelled")] = None,
+    error_reason: str | None = None,
+    error_description: str | None = None,
+) -> Response:
+    """No Bearer token here: the signed `state` names the user. Exchanges the code for a long-lived token,
+    reads the profile and connects the account (reconnecting reactivates it). Forged, expired or replayed
+    states, and cancelled consents, answer 400 and store nothing."""
+    redirect = ctx.settings.oauth_success_redirect
+    try:
+        if not state:
+            raise BadRequest("state is required", code="invalid_state")
+        if error:
+            # Check the state even here, so a forged cancel is told apart from a real one.
+            flows.read_state_or_raise(ctx, state)
+            reason = error_description or error_reason or error
+            raise BadRequest(f"Instagram authorization was not granted ({reason})", code="access_denied")
+        account = await flows.connect_account(session, ctx, state=state, code=flows.require_code(code))
+    except InvalidState as exc:
+        # Answered, not raised (it may be a redirect): undo this request's writes here.
+        await session.rollback()
+        return _callback_error(BadRequest(str(exc), code="invalid_state"), redirect)
+    except AppError as exc:
+        await session.rollback()
+        return _callback_error(exc, redirect)
+    if redirect:
+        return RedirectResponse(_with_query(redirect, status="success", account_id=str(account.id)), status_code=302)
+    return JSONResponse(ConnectedAccount(account=service.to_account_out(account)).model_dump(mode="json"))
+
+
+def _with_query(url: str, **params: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+
+
+def _callback_error(exc: AppError, redirect: str | None) -> Response:
+    if redirect:
+        return RedirectResponse(
+            _with_query(redirect, status="error", error=exc.code, message=exc.message), status_code=302
+        )
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+@router.get(
+    "/accounts",
+    tags=["accounts"],
+    summary="List connected accounts",
+    response_model=list[AccountOut],
+    responses=_AUTH_ERRORS,
+)
+async def list_accounts(session: SessionDep, user: CurrentUser) -> list[AccountOut]:
+    """Every account the caller connected, disconnected ones included (`is_active: false`). Never a token."""
+    return [service.to_account_out(a) for a in await service.list_owned(session, user.id)]
+
+
+@router.get(
+    "/accounts/{account_id}",
+    tags=["accounts"],
+    summary="Get one connected account",
+    response_model=AccountOut,
+    responses=error_responses(401, 404),
+)
+async def get_account(account: OwnedAccount) -> AccountOut:
+    """One of the caller's accounts; another user's id answers 404."""
+    return service.to_account_out(account)
+
+
+@router.delete(
+    "/accounts/{account_id}",
+    tags=["accounts"],
+    summary="Disconnect an account",
+    response_model=MessageOut,
+    responses=error_responses(401, 404),
+)
+async def disconnect_account(session: SessionDep, account: OwnedAccount) -> MessageOut:
+    """Destroys the stored token, marks the account inactive and cancels its scheduled posts.
+    Its published posts and their analytics are kept."""
+    service.disconnect(account)
+    await publishing_service.cancel_posts_of_account(session, account.id, reason="account disconnected")
+    return MessageOut(message="Account disconnected successfully")
+
+
+@router.get(
+    "/account/info",
+    tags=["accounts"],
+    summary="Get an account's live profile",
+    response_model=AccountInfo,
+    responses=error_responses(400, 401, 404, 409, 429, 502),
+)
+async def account_info(session: SessionDep, ctx: ContextDep, account: OwnedAccountQuery) -> AccountInfo:
+    """Read from Instagram now (and cached on the account): `bio` is Instagram's `biography`,
+    `following_count` its `follows_count`."""
+    profile = await flows.with_account_token(
+        session, ctx, account, lambda token: ctx.instagram.get_user(token, account.ig_user_id)
+    )
+    service.apply_profile(account, profile)
+    session.add(account)
+    return AccountInfo(
+        id=profile.user_id,
+        username=profile.username,
+        name=profile.name,
+        bio=profile.biography,
+        followers_count=profile.followers_count,
+        following_count=profile.follows_count,
+        profile_picture_url=profile.profile_picture_url,
+        website=profile.website,
+        account_type=service.account_type_label(profile.account_type),
+        media_count=profile.media_count,
+    )
+
+
+@router.get(
+    "/media",
+    tags=["accounts"],
+    summary="List an account's recent media",
+    response_model=MediaPage,
+    responses=error_responses(400, 401, 404, 409, 429, 502),
+)
+async def recent_media(
+    session: SessionDep,
+    ctx: ContextDep,
+    account: OwnedAccountQuery,
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1–100)")] = 25,
+    after: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
+) -> MediaPage:
+    """Newest first, read live from Instagram. `likes` is `like_count`, `comments` is `comments_count`,
+    reels are reported as `REELS`; `next_cursor` is null on the last page."""
+    page = await flows.with_account_token(
+        session,
+        ctx,
+        account,
+        lambda token: ctx.instagram.list_media(token, account.ig_user_id, limit=limit, after=after),
+    )
+    return MediaPage(
+        posts=[
+            MediaItem(
+                id=m.id,
+                caption=m.caption,
+                media_type=flows.media_type_label(m),
+                media_url=m.media_url,
+                timestamp=m.timestamp,
+                likes=m.like_count,
+                comments=m.comments_count,
+                permalink=m.permalink,
+                thumbnail_url=m.thumbnail_url,
+            )
+            for m in page.items
+        ],
+        next_cursor=page.after,
+    )

@@ -1,0 +1,97 @@
+"""The resources a process shares (engine, sessions, Instagram client, job queue), built once.
+
+The API's lifespan and the arq worker's `on_startup` build the same `AppContext`, so a job function
+behaves identically in both places.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from arq import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.crypto import TokenCipher
+from app.db import create_engine, create_sessionmaker
+from app.http_routing import PrefixRoutingTransport
+from app.instagram import InstagramClient, InstagramConfig
+from app.jobs import JobQueue
+from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    instagram: InstagramClient
+    cipher: TokenCipher
+    jobs: JobQueue
+    redis: ArqRedis | None = None
+    # The process's role: "api" (serves HTTP, may run jobs in-process) or "worker" (the arq process).
+    role: str = "api"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.jobs.aclose()
+        await self.instagram.aclose()
+        await self.engine.dispose()
+
+
+def instagram_config(settings: Settings) -> InstagramConfig:
+    return InstagramConfig(
+        app_id=settings.app_id,
+        app_secret=settings.app_secret,
+        graph_version=settings.instagram_graph_version,
+        authorize_base_url=settings.authorize_base_url,
+        token_base_url=settings.token_base_url,
+        graph_base_url=settings.graph_base_url,
+        timeout_seconds=settings.instagram_timeout_seconds,
+        max_attempts=settings.instagram_max_attempts,
+        retry_budget_seconds=settings.instagram_retry_budget_seconds,
+    )
+
+
+def _record_call(operation: str, outcome: str, seconds: float) -> None:
+    INSTAGRAM_CALLS.labels(operation, outcome).inc()
+    INSTAGRAM_LATENCY.labels(operation).observe(seconds)
+
+
+def build_instagram_client(
+    settings: Settings, *, in_process_sandbox: httpx.AsyncBaseTransport | None = None
+) -> InstagramClient:
+    """The process's one Instagram client; with `in_process_sandbox`, sandbox URLs skip the network."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if in_process_sandbox is not None:
+        transport = PrefixRoutingTransport(
+            [(settings.sandbox_base_url + "/", in_process_sandbox)],
+            default=httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)),
+        )
+    return InstagramClient(instagram_config(settings), transport=transport, on_call=_record_call)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    jobs: JobQueue,
+    redis: ArqRedis | None = None,
+    role: str = "api",
+    in_process_sandbox: httpx.AsyncBaseTransport | None = None,
+) -> AppContext:
+    engine = create_engine(settings)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
+        cipher=TokenCipher(settings.token_encryption_keys()),
+        jobs=jobs,
+        redis=redis,
+        role=role,
+    )

@@ -1,0 +1,111 @@
+"""Reading insights from Instagram: one post (on request or in the refresh job), and an account."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app import instagram as ig
+from app.accounts import service as accounts_service
+from app.accounts.models import Account, AccountStatus
+from app.context import AppContext
+from app.db import unit_of_work, utcnow
+from app.insights import service
+from app.insights.models import PostAnalytics
+from app.observability.metrics import REFRESH_FAILURES
+from app.publishing.models import Post, PostKind, PostStatus
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_METRICS = (
+    "reach",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "replies",
+    "total_interactions",
+    "accounts_engaged",
+    "profile_links_taps",
+    "follows_and_unfollows",
+)
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "days_28": timedelta(days=28)}
+
+
+async def fetch_and_record(ctx: AppContext, post: Post, token: str) -> PostAnalytics:
+    """Read the post's metrics (the set valid for its kind), store them and append a snapshot."""
+    assert post.media_id is not None
+    metrics = await ctx.instagram.get_media_insights(
+        token, post.media_id, product_type=service.PRODUCT_TYPES[PostKind(post.kind)]
+    )
+    figures = service.figures_from_metrics(metrics)
+    async with unit_of_work(ctx.sessionmaker) as session:
+        return await service.record(session, post.id, figures, utcnow())
+
+
+@dataclass
+class RefreshReport:
+    refreshed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"refreshed": self.refreshed, "failed": self.failed, "skipped": self.skipped}
+
+
+async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None = None) -> RefreshReport:
+    """Refresh every post published in the last INSIGHTS_REFRESH_DAYS (30): latest figures plus a snapshot.
+
+    At most INSIGHTS_REFRESH_CONCURRENCY calls at once; one post failing never stops the others; an
+    account whose token is dead is marked needs_reauth and its other posts are skipped.
+    """
+    since = utcnow() - timedelta(days=ctx.settings.insights_refresh_days)
+    async with ctx.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Post, Account)
+                .join(Account, Account.id == Post.account_id)
+                .where(Post.status == PostStatus.PUBLISHED, Post.published_at > since, Post.media_id.is_not(None))
+                .order_by(Post.published_at.desc())
+            )
+        ).all()
+    report = RefreshReport()
+    dead_accounts: set[int] = set()
+    semaphore = asyncio.Semaphore(ctx.settings.insights_refresh_concurrency)
+    total = len(rows)
+
+    async def refresh_one(post: Post, account: Account) -> None:
+        if account.id in dead_accounts or account.status != AccountStatus.ACTIVE or not account.access_token_encrypted:
+            report.skipped += 1
+            return
+        async with semaphore:
+            if account.id in dead_accounts:
+                report.skipped += 1
+                return
+            try:
+                token = accounts_service.access_token(account, ctx.cipher)
+                assert token is not None
+                await fetch_and_record(ctx, post, token)
+                report.refreshed += 1
+            except ig.TokenInvalid as exc:
+                dead_accounts.add(account.id)
+                await accounts_service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
+                report.failed += 1
+                REFRESH_FAILURES.labels("insights").inc()
+            except Exception as exc:  # one post never stops the rest
+                report.failed += 1
+                REFRESH_FAILURES.labels("insights").inc()
+                logger.warning("insights refresh failed", extra={"post_id": post.id, "error": str(exc)})
+        if progress:
+            done = report.refreshed + report.failed + report.skipped
+            progress(f"[{done}/{total}] post {post.id}: {report.as_dict()}")
+
+    await asyncio.gather(*(refresh_one(post, account) for post, account in rows))
+    logger.info("insights refresh finished", extra=report.as_dict())
+    return report

@@ -1,0 +1,118 @@
+"""The ASGI application: `app.main:app`, built by `create_app()`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from arq import ArqRedis
+from fastapi import FastAPI
+
+from app import tasks
+from app.config import Settings, get_settings
+from app.context import AppContext, build_context
+from app.docs_ui import install_docs
+from app.errors import install_error_handlers
+from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
+from app.jobs import ArqJobQueue, InProcessJobQueue, JobQueue
+from app.migrations import upgrade_to_head_async
+from app.observability.logging import configure_logging
+from app.observability.middleware import RequestContextMiddleware
+from app.observability.router import router as operations_router
+from app.openapi import API_DESCRIPTION, OPENAPI_TAGS
+from app.routers import API_ROUTERS, media_router
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.database_auto_migrate:
+        # The embedded mode owns its SQLite file: bring it to the latest schema before serving.
+        if settings.is_sqlite:
+            Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+        await upgrade_to_head_async(settings.database_url)
+    jobs: JobQueue
+    redis = None
+    in_process: InProcessJobQueue | None = None
+    if settings.redis_url:
+        # Connections are made on first use: the API starts (and /readyz can say so) while Redis is down.
+        redis = ArqRedis.from_url(settings.redis_url)
+        jobs = ArqJobQueue(redis)
+    else:
+        in_process = InProcessJobQueue(specs=tasks.JOBS, crons=tasks.CRONS)
+        jobs = in_process
+    sandbox_transport = None
+    if app.state.sandbox_app is not None:
+        sandbox_transport = TimeoutASGITransport(app=app.state.sandbox_app, root_path="/sandbox")
+    ctx = build_context(settings, jobs=jobs, redis=redis, role="api", in_process_sandbox=sandbox_transport)
+    app.state.ctx = ctx
+    if in_process is not None:
+        in_process.ctx["app"] = ctx
+        in_process.start()
+    logger.info(
+        "service started",
+        extra={
+            "instagram_mode": settings.instagram_mode,
+            "jobs": "arq" if redis else "in-process",
+            "database": "sqlite" if settings.is_sqlite else "postgresql",
+        },
+    )
+    try:
+        yield
+    finally:
+        await ctx.aclose()
+        if redis is not None:
+            await redis.aclose()
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    """Build the service: routers, error envelope, middleware, offline docs and (in sandbox mode) the emulator."""
+    settings = settings or get_settings()
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="Instagram Integration Service",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sandbox_app = None
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(operations_router)
+    app.include_router(media_router)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    install_docs(app)
+    if settings.is_sandbox:
+        from app.sandbox import create_sandbox_app
+
+        # The sandbox fetches this service's prepared media in-process; other URLs go to the network.
+        fetch_transport = PrefixRoutingTransport([(settings.public_base_url + "/media/", httpx.ASGITransport(app=app))])
+        sandbox = create_sandbox_app(settings, fetch_transport=fetch_transport)
+        app.state.sandbox_app = sandbox
+        app.mount("/sandbox", sandbox, name="sandbox")
+    return app
+
+
+def app_context(app: FastAPI) -> AppContext:
+    ctx: AppContext = app.state.ctx
+    return ctx
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `app.main:app` is built on first access, so importing this module (tests, tools) reads no settings.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

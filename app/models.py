@@ -1,0 +1,21 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from app.accounts.models import Account, AccountStatus, OAuthStateUse
+from app.db import Base
+from app.insights.models import AnalyticsSnapshot, PostAnalytics
+from app.publishing.models import IdempotencyKey, MediaAsset, Post, PostAsset, PostKind, PostStatus
+
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "AnalyticsSnapshot",
+    "Base",
+    "IdempotencyKey",
+    "MediaAsset",
+    "OAuthStateUse",
+    "Post",
+    "PostAnalytics",
+    "PostAsset",
+    "PostKind",
+    "PostStatus",
+]

@@ -1,0 +1,80 @@
+"""Prepared images, stored in the database and served at PUBLIC_BASE_URL/media/<id>.jpg for Instagram.
+
+In the database (not on a disk) so that every API replica can serve what any replica or the worker
+prepared. The id is 32 random bytes: unguessable, so the route needs no authentication (Instagram
+fetches it anonymously). An asset is deleted once no unfinished post uses it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import utcnow
+from app.dependencies import SessionDep
+from app.errors import NotFound
+from app.publishing.media import PreparedImage
+from app.publishing.models import MediaAsset, PostAsset
+
+router = APIRouter(tags=["operations"])
+
+
+def new_asset_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def public_url(settings: Settings, asset_id: str) -> str:
+    return f"{settings.public_base_url}/media/{asset_id}.jpg"
+
+
+def add_asset(session: AsyncSession, asset_id: str, image: PreparedImage, *, expires_at: datetime) -> None:
+    session.add(
+        MediaAsset(
+            id=asset_id,
+            content_type=image.content_type,
+            content=image.content,
+            size=len(image.content),
+            width=image.width,
+            height=image.height,
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+
+
+def link_assets(session: AsyncSession, post_id: int, asset_ids: list[str]) -> None:
+    for asset_id in dict.fromkeys(asset_ids):
+        session.add(PostAsset(post_id=post_id, asset_id=asset_id))
+
+
+@router.get(
+    "/media/{asset_name}",
+    summary="A prepared image, for Instagram to fetch",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The JPEG"},
+        404: {"description": "Unknown or gone"},
+    },
+)
+async def serve_asset(
+    session: SessionDep,
+    asset_name: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_\-]+(\.jpg)?$")],
+) -> Response:
+    """Serves the JPEG this service prepared for a post (converted, resized, story text drawn) until the
+    post is published. No authentication: the id itself is the secret."""
+    asset_id = asset_name.removesuffix(".jpg")
+    asset = await session.scalar(select(MediaAsset).where(MediaAsset.id == asset_id))
+    if asset is None or asset.expires_at < utcnow():
+        raise NotFound("Media not found", code="media_not_found")
+    return Response(
+        asset.content,
+        media_type=asset.content_type,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,298 @@
+"""Routes: publish posts, stories, reels, carousels and batches; list, inspect, cancel and retry posts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import JSONResponse
+
+from app.auth.dependencies import CurrentUser
+from app.dependencies import ContextDep, SessionDep
+from app.errors import Conflict, NotFound, error_responses
+from app.openapi import API_PREFIX
+from app.publishing import flows, service
+from app.publishing.models import Post, PostKind, PostStatus
+from app.publishing.schemas import (
+    BatchPostCreate,
+    BatchResult,
+    CarouselCreate,
+    PostCreate,
+    PostCreated,
+    PostOut,
+    PostPage,
+    PublishAccepted,
+    ReelCreate,
+    ReelCreated,
+    StoryCreate,
+    StoryCreated,
+)
+
+router = APIRouter(prefix=API_PREFIX, tags=["publishing"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any unique string (a UUID): retrying with the same key and body publishes nothing more "
+        "and answers the first answer. Kept 24 hours.",
+    ),
+]
+PreferHeader = Annotated[
+    str | None,
+    Header(alias="Prefer", description="`respond-async`: answer 202 at once and publish in the background"),
+]
+
+_PUBLISH_ERRORS = error_responses(
+    400,
+    401,
+    404,
+    409,
+    429,
+    502,
+    examples={
+        400: {"error": "Invalid image format. Supported: JPEG, PNG", "code": "invalid_media"},
+        401: {
+            "error": "Access token expired. Please re-authenticate.",
+            "code": "instagram_reauth_required",
+            "action": "redirect",
+            "auth_url": "/api/sns/instagram/oauth/authorize",
+        },
+        409: {
+            "error": "This Idempotency-Key was already used with a different request. Use a new key for a new request.",
+            "code": "idempotency_key_reused",
+        },
+    },
+)
+
+
+def _accepted(description: str) -> dict[int | str, Any]:
+    return {202: {"model": PublishAccepted, "description": description}}
+
+
+def _wants_async(prefer: str | None) -> bool:
+    return bool(prefer) and "respond-async" in (prefer or "").lower()
+
+
+async def _submit(
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    submission: flows.Submission,
+    key: str | None,
+    prefer: str | None,
+) -> JSONResponse:
+    answer = await flows.submit(session, ctx, user, submission, idempotency_key=key, respond_async=_wants_async(prefer))
+    return answer.response()
+
+
+@router.post(
+    "/posts",
+    summary="Publish a feed post (image)",
+    status_code=201,
+    response_model=PostCreated,
+    responses={**_accepted("Scheduled, or still publishing (see status_url)"), **_PUBLISH_ERRORS},
+)
+async def create_post(
+    body: PostCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """Checks the image (JPEG or PNG, at least 320x320, feed aspect 4:5 to 1.91:1), converts it to the JPEG
+    Instagram takes, appends the hashtags to the caption and publishes now (201), or at `scheduled_at` (202)."""
+    return await _submit(
+        session, ctx, user, flows.Submission(PostKind.FEED, "POST /posts", body), idempotency_key, prefer
+    )
+
+
+@router.post(
+    "/stories",
+    summary="Publish a story (image, optionally with text, or video)",
+    status_code=201,
+    response_model=StoryCreated,
+    responses={**_accepted("Scheduled, or still publishing"), **_PUBLISH_ERRORS},
+)
+async def create_story(
+    body: StoryCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """`text` is drawn onto the image by the service (Instagram's API has no text stickers)."""
+    return await _submit(
+        session, ctx, user, flows.Submission(PostKind.STORY, "POST /stories", body), idempotency_key, prefer
+    )
+
+
+@router.post(
+    "/reels",
+    summary="Publish a reel",
+    status_code=201,
+    response_model=ReelCreated,
+    responses={
+        **_accepted("Scheduled, still processing after REEL_WAIT_SECONDS, or Prefer: respond-async"),
+        **_PUBLISH_ERRORS,
+    },
+)
+async def create_reel(
+    body: ReelCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """Handed to the worker (video processing takes a while). Waits up to REEL_WAIT_SECONDS (30 s) and answers
+    201 when published, else 202 with `db_id`, `status` and `status_url`. `thumbnail_url` becomes the cover."""
+    return await _submit(
+        session, ctx, user, flows.Submission(PostKind.REEL, "POST /reels", body), idempotency_key, prefer
+    )
+
+
+@router.post(
+    "/carousels",
+    summary="Publish a carousel (2–10 images and videos)",
+    status_code=201,
+    response_model=PostCreated,
+    responses={**_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
+)
+async def create_carousel(
+    body: CarouselCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """Every image is checked like a feed post's; videos are sniffed (MP4/MOV) and processed by Instagram."""
+    return await _submit(
+        session,
+        ctx,
+        user,
+        flows.Submission(PostKind.CAROUSEL, "POST /carousels", body),
+        idempotency_key,
+        prefer,
+    )
+
+
+@router.post(
+    "/batch-post",
+    summary="Publish the same feed post to several accounts",
+    status_code=207,
+    response_model=list[BatchResult],
+    responses={
+        207: {
+            "description": "One result per account: success (with post_id), failed (with error), scheduled or pending"
+        },
+        **error_responses(400, 401, 404, 409),
+    },
+)
+async def batch_post(
+    body: BatchPostCreate,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """To all your connected accounts, or to `account_ids`; accounts are published concurrently (at most
+    BATCH_CONCURRENCY at once) and each result is saved as it happens. One account failing never affects
+    the others; retry a failed one with POST /posts/{db_id}/retry."""
+    return await _submit(
+        session,
+        ctx,
+        user,
+        flows.Submission(PostKind.FEED, "POST /batch-post", body, batch=True),
+        idempotency_key,
+        prefer,
+    )
+
+
+@router.get("/posts", summary="List posts", response_model=PostPage, responses=error_responses(400, 401))
+async def list_posts(
+    session: SessionDep,
+    user: CurrentUser,
+    account_id: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[PostStatus | None, Query(description="Only posts in this state")] = None,
+    kind: Annotated[PostKind | None, Query(description="feed, story, reel or carousel")] = None,
+    cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> PostPage:
+    """Your posts, newest first."""
+    posts, next_cursor = await service.list_owned(
+        session, user.id, account_id=account_id, status=status, kind=kind, before_id=cursor, limit=limit
+    )
+    return PostPage(
+        posts=[service.to_post_out(p) for p in posts], next_cursor=str(next_cursor) if next_cursor else None
+    )
+
+
+async def _owned_post(session: SessionDep, user: CurrentUser, db_id: int) -> Post:
+    post = await service.get_owned(session, user.id, db_id)
+    if post is None:
+        raise NotFound("Post not found", code="post_not_found")
+    return post
+
+
+@router.get(
+    "/posts/{db_id}",
+    summary="Get a post's state",
+    response_model=PostOut,
+    responses=error_responses(401, 404),
+)
+async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostOut:
+    """State, Instagram ids, schedule, last error, attempts. For an unfinished post, `error` is the last
+    problem met (throttling, a full quota) and `next_attempt_at` when it is tried again."""
+    return service.to_post_out(await _owned_post(session, user, db_id))
+
+
+@router.delete(
+    "/posts/{db_id}",
+    summary="Cancel a scheduled post",
+    responses=error_responses(401, 404, 409),
+)
+async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    """Cancels a post that has not started publishing (scheduled, or waiting to start). A post that is being
+    published or already is answers 409: Instagram's API cannot delete feed posts."""
+    post = await _owned_post(session, user, db_id)
+    if not await service.cancel_post(session, post):
+        raise Conflict(
+            f"Post {post.id} cannot be cancelled: it is {post.status.replace('_', ' ')}",
+            code="not_cancellable",
+            status=post.status,
+        )
+    return {"message": "Post cancelled", "post": service.to_post_out(post).model_dump(mode="json")}
+
+
+@router.post(
+    "/posts/{db_id}/retry",
+    summary="Retry a failed post",
+    status_code=201,
+    responses={**_accepted("Still publishing, or handed to the worker"), **_PUBLISH_ERRORS},
+)
+async def retry_post(
+    session: SessionDep,
+    ctx: ContextDep,
+    user: CurrentUser,
+    db_id: Annotated[int, Path(ge=1)],
+    prefer: PreferHeader = None,
+) -> JSONResponse:
+    """Safe by construction: the post resumes from its saved state, reading its container's status first, so a
+    post that Instagram did publish is recorded as published and never published twice."""
+    post = await _owned_post(session, user, db_id)
+    if post.status != PostStatus.FAILED:
+        raise Conflict(
+            f"Only failed posts can be retried; post {post.id} is {post.status.replace('_', ' ')}",
+            code="not_retryable",
+            status=post.status,
+        )
+    await session.commit()
+    if not await flows.reset_for_retry(ctx, post):
+        raise Conflict(f"Post {post.id} is no longer failed", code="not_retryable")
+    result = await flows.run_post(ctx, post, respond_async=_wants_async(prefer))
+    return flows.single_answer(result).response()

@@ -1,0 +1,22 @@
+"""The registry of job functions and crons, shared by the arq worker and the in-process runner."""
+
+from __future__ import annotations
+
+from app.accounts.tasks import refresh_tokens
+from app.insights.tasks import refresh_insights
+from app.jobs import CronSpec, JobSpec
+from app.publishing.tasks import publish_post, sweep_posts
+
+JOBS: list[JobSpec] = [
+    # Deferrals (video processing, schedules, quota) are retries in arq's count; the state machine bounds
+    # the real attempts itself, so arq's cap only stops a job that could never finish.
+    JobSpec(publish_post, max_tries=1000),
+    JobSpec(refresh_insights, max_tries=1),
+    JobSpec(refresh_tokens, max_tries=1),
+]
+
+CRONS: list[CronSpec] = [
+    CronSpec(sweep_posts, run_at_startup=True),
+    CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
+    CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
+]

@@ -1,0 +1,238 @@
+"""Posts as resources: list, inspect, schedule, cancel, retry; reels that outlast the wait; async requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+from app.main import app_context
+from tests.conftest import auth_headers, make_settings, running_app
+from tests.support import API, connect_account, future, published
+
+
+async def _wait_for(client: httpx.AsyncClient, db_id: int, status: str, timeout: float = 15.0) -> dict[str, object]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        post: dict[str, object] = (await client.get(f"{API}/posts/{db_id}", headers=auth_headers())).json()
+        if post["status"] == status or asyncio.get_running_loop().time() > deadline:
+            return post
+        await asyncio.sleep(0.1)
+
+
+class TestReadingPosts:
+    async def test_list_filters_and_pages(self, pg_client: httpx.AsyncClient) -> None:
+        client = pg_client
+        one = await connect_account(client, "john_doe")
+        two = await connect_account(client, "marketing_team")
+        for account in (one, one, two):
+            await client.post(
+                f"{API}/posts",
+                headers=auth_headers(),
+                json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+            )
+        await client.post(
+            f"{API}/stories",
+            headers=auth_headers(),
+            json={"account_id": one["id"], "image_url": "https://example.com/a.jpg"},
+        )
+        everything = (await client.get(f"{API}/posts", headers=auth_headers())).json()
+        assert [p["db_id"] for p in everything["posts"]] == [4, 3, 2, 1]
+        assert everything["next_cursor"] is None
+        mine = (
+            await client.get(f"{API}/posts", params={"account_id": one["id"], "kind": "feed"}, headers=auth_headers())
+        ).json()
+        assert [p["db_id"] for p in mine["posts"]] == [2, 1]
+        page = (await client.get(f"{API}/posts", params={"limit": 3}, headers=auth_headers())).json()
+        assert [p["db_id"] for p in page["posts"]] == [4, 3, 2]
+        rest = (
+            await client.get(f"{API}/posts", params={"limit": 3, "cursor": page["next_cursor"]}, headers=auth_headers())
+        ).json()
+        assert [p["db_id"] for p in rest["posts"]] == [1]
+        assert rest["next_cursor"] is None
+        bad = await client.get(f"{API}/posts", params={"status": "exploded"}, headers=auth_headers())
+        assert bad.status_code == 400
+
+    async def test_one_post_has_its_whole_state(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        created = (
+            await pg_client.post(
+                f"{API}/posts",
+                headers=auth_headers(),
+                json={"account_id": account["id"], "image_url": "https://example.com/a.jpg", "caption": "hi"},
+            )
+        ).json()
+        post = (await pg_client.get(f"{API}/posts/{created['db_id']}", headers=auth_headers())).json()
+        assert post["status"] == "published"
+        assert post["post_id"] == created["post_id"]
+        assert post["container_id"] and post["published_at"] and post["permalink"]
+        assert post["attempts"] == 1
+        assert post["media"] == [{"type": "image", "source_url": "https://example.com/a.jpg", "role": "image"}]
+        assert (await pg_client.get(f"{API}/posts/424242", headers=auth_headers())).status_code == 404
+
+
+class TestScheduling:
+    async def test_scheduled_post_publishes_at_its_time(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        when = future(seconds=1.5)
+        response = await pg_client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": when},
+        )
+        assert response.status_code == 202
+        body = response.json()
+        assert body["status"] == "scheduled"
+        assert body["status_url"] == f"/api/sns/instagram/posts/{body['db_id']}"
+        assert response.headers["location"] == body["status_url"]
+        assert await published(pg_client) == []
+        post = await _wait_for(pg_client, body["db_id"], "published")
+        assert post["status"] == "published"
+        assert len(await published(pg_client)) == 1
+
+    async def test_past_times_are_refused(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        response = await pg_client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={
+                "account_id": account["id"],
+                "image_url": "https://example.com/a.jpg",
+                "scheduled_at": "2020-01-01T00:00:00+09:00",
+            },
+        )
+        assert response.status_code == 400
+        assert response.json()["error"] == "scheduled_at must be in the future"
+
+    async def test_offsets_are_respected(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        response = await pg_client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={
+                "account_id": account["id"],
+                "image_url": "https://example.com/a.jpg",
+                "scheduled_at": "2027-03-01T09:00:00+09:00",
+            },
+        )
+        assert response.status_code == 202
+        assert response.json()["scheduled_at"] == "2027-03-01T00:00:00Z"
+
+    async def test_cancel(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        scheduled = (
+            await pg_client.post(
+                f"{API}/posts",
+                headers=auth_headers(),
+                json={
+                    "account_id": account["id"],
+                    "image_url": "https://example.com/a.jpg",
+                    "scheduled_at": future(seconds=2),
+                },
+            )
+        ).json()
+        response = await pg_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
+        assert response.status_code == 200
+        assert response.json()["post"]["status"] == "cancelled"
+        await asyncio.sleep(2.5)
+        assert await published(pg_client) == []
+        again = await pg_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
+        assert again.status_code == 409
+
+    async def test_published_posts_cannot_be_cancelled(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        done = (
+            await pg_client.post(
+                f"{API}/posts",
+                headers=auth_headers(),
+                json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+            )
+        ).json()
+        response = await pg_client.delete(f"{API}/posts/{done['db_id']}", headers=auth_headers())
+        assert response.status_code == 409
+        assert response.json()["status"] == "published"
+
+
+class TestWaitingAndAsync:
+    async def test_reel_outlasting_the_wait_answers_202_then_publishes(self, pg_database_url: str) -> None:
+        settings = make_settings(pg_database_url, reel_wait_seconds=0.3)
+        async with running_app(settings) as (_, client):
+            account = await connect_account(client)
+            await client.patch("/sandbox/control/settings", json={"video_processing_seconds": 1.5})
+            response = await client.post(
+                f"{API}/reels",
+                headers=auth_headers(),
+                json={"account_id": account["id"], "video_url": "https://example.com/long.mp4"},
+            )
+            assert response.status_code == 202
+            body = response.json()
+            assert body["status"] in ("pending", "container_created")
+            assert body["status_url"].endswith(f"/posts/{body['db_id']}")
+            post = await _wait_for(client, body["db_id"], "published")
+            assert post["status"] == "published"
+
+    async def test_prefer_respond_async(self, pg_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_client)
+        response = await pg_client.post(
+            f"{API}/posts",
+            headers={**auth_headers(), "Prefer": "respond-async"},
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+        )
+        assert response.status_code == 202
+        post = await _wait_for(pg_client, response.json()["db_id"], "published")
+        assert post["status"] == "published"
+
+
+class TestRetry:
+    async def test_failed_post_can_be_retried(self, pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+        app, client = pg_app_and_client
+        account = await connect_account(client)
+        await client.post(
+            "/sandbox/control/faults",
+            json={"endpoint": "media_create", "kind": "throttle", "count": 5, "regain_minutes": 0},
+        )
+        failed = await client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+        )
+        assert failed.status_code == 429
+        assert failed.json()["error"] == "Rate limit exceeded. Please try again later."
+        assert failed.json()["retryable"] is True
+        assert "retry-after" in failed.headers
+        await client.delete("/sandbox/control/faults")
+        retried = await client.post(f"{API}/posts/{failed.json()['db_id']}/retry", headers=auth_headers())
+        assert retried.status_code == 201, retried.text
+        assert retried.json()["post_id"]
+        assert len(await published(client)) == 1
+        post = (await client.get(f"{API}/posts/{failed.json()['db_id']}", headers=auth_headers())).json()
+        assert post["attempts"] == 2
+        not_failed = await client.post(f"{API}/posts/{failed.json()['db_id']}/retry", headers=auth_headers())
+        assert not_failed.status_code == 409
+        assert app_context(app) is not None
+
+    async def test_retry_reprepares_media_that_expired(
+        self, pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        app, client = pg_app_and_client
+        account = await connect_account(client)
+        await client.post(
+            "/sandbox/control/faults", json={"endpoint": "media_create", "kind": "server_error", "count": 5}
+        )
+        failed = await client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+        )
+        assert failed.status_code == 502
+        from sqlalchemy import delete
+
+        from app.publishing.models import MediaAsset
+
+        async with app_context(app).sessionmaker() as session:
+            await session.execute(delete(MediaAsset))
+            await session.commit()
+        await client.delete("/sandbox/control/faults")
+        retried = await client.post(f"{API}/posts/{failed.json()['db_id']}/retry", headers=auth_headers())
+        assert retried.status_code == 201, retried.text
