@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, select, update
 
 from app import instagram as ig
 from app.accounts import service as accounts_service
@@ -46,6 +46,8 @@ UNAVAILABLE_MESSAGE = "Instagram is unavailable right now; publishing will be re
 MAX_RETRY_DELAY_SECONDS = 900.0
 # How far back (before the container existed) a media item may be dated and still be ours.
 DISCOVERY_SKEW = timedelta(minutes=2)
+# A scheduled post this close to its time is started now rather than deferred for a moment.
+SCHEDULE_TOLERANCE = timedelta(seconds=1)
 
 T = TypeVar("T")
 
@@ -138,7 +140,19 @@ async def _claim(ctx: AppContext, post_id: int, owner: str) -> tuple[Post, Accou
                 Post.status.in_(ACTIVE_STATUSES),
                 (Post.lease_until.is_(None)) | (Post.lease_until < now),
             )
-            .values(lease_until=now + timedelta(seconds=ctx.settings.publish_lease_seconds), lease_owner=owner)
+            .values(
+                lease_until=now + timedelta(seconds=ctx.settings.publish_lease_seconds),
+                lease_owner=owner,
+                # A due scheduled post starts now; the first run counts as the first attempt.
+                status=case(
+                    (
+                        and_(Post.status == PostStatus.SCHEDULED, Post.scheduled_at <= now + SCHEDULE_TOLERANCE),
+                        PostStatus.PENDING,
+                    ),
+                    else_=Post.status,
+                ),
+                attempts=case((Post.attempts == 0, 1), else_=Post.attempts),
+            )
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -163,17 +177,16 @@ class _Runner:
         self.owner = owner
         self.mode = mode
         self.token = ""
+        self.released = False
 
     # --- the steps -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
         post = self.post
         now = utcnow()
-        if post.status == PostStatus.SCHEDULED and post.scheduled_at and post.scheduled_at > now + timedelta(seconds=1):
-            raise _Defer((post.scheduled_at - now).total_seconds(), "schedule")
+        if post.status == PostStatus.SCHEDULED and post.scheduled_at:
+            raise _Defer(max(0.0, (post.scheduled_at - now).total_seconds()), "schedule")
         self.token = self._usable_token()
-        if post.status in (PostStatus.SCHEDULED, PostStatus.PENDING) and post.container_id is None:
-            await self.save(status=PostStatus.PENDING, attempts=max(post.attempts, 1))
         if post.publish_sent_at is not None and await self.reconcile():
             return
         for _ in range(3):  # an EXPIRED container is re-created, but not forever
@@ -375,6 +388,7 @@ class _Runner:
         except ig.InstagramError as exc:
             raise _Defer(self.retry_delay(exc), "reconcile") from exc
         if status.status_code == "PUBLISHED":
+            logger.info("unknown publish outcome reconciled: the container is published", extra={"post_id": post.id})
             await self.finish_published(None)
             return True
         if status.status_code == "FINISHED":
@@ -578,24 +592,34 @@ class _Runner:
     # --- persistence ---------------------------------------------------------------------------------
 
     async def save(self, *, release_assets: bool = False, **values: Any) -> None:
-        """Write `values` if the lease is still ours (renewing it), in a unit of work of its own."""
+        """Write `values` if the lease is still ours (renewing it, or giving it up with a final status),
+        in a unit of work of its own."""
         now = utcnow()
         values["updated_at"] = now
+        final = values.get("status") in FINAL_STATUSES
+        lease = (
+            {"lease_until": None, "lease_owner": None}
+            if final
+            else {"lease_until": now + timedelta(seconds=self.settings.publish_lease_seconds)}
+        )
         async with unit_of_work(self.ctx.sessionmaker) as session:
             result = await session.execute(
                 update(Post)
                 .where(Post.id == self.post.id, Post.lease_owner == self.owner)
-                .values(lease_until=now + timedelta(seconds=self.settings.publish_lease_seconds), **values)
+                .values(**lease, **values)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise _LostLease()
             if release_assets:
                 await service.release_assets(session, self.post.id)
+        self.released = final
         for key, value in values.items():
             setattr(self.post, key, value)
 
     async def release(self) -> None:
+        if self.released:
+            return
         async with unit_of_work(self.ctx.sessionmaker) as session:
             await session.execute(
                 update(Post)
