@@ -74,9 +74,17 @@ def is_forbidden_address(address: IPAddress) -> bool:
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolves, checks and pins the address of every outgoing connection."""
 
-    def __init__(self, *, allow_private: bool, resolve: Resolver = system_resolve) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolve: Resolver = system_resolve,
+        forbidden: Callable[[IPAddress], bool] = is_forbidden_address,
+    ) -> None:
         self._allow_private = allow_private
         self._resolve = resolve
+        # Tests swap in a narrower rule so that a loopback server can play a "public" host.
+        self._forbidden = forbidden
         self._backend = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -95,7 +103,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             raise FetchError(f"host {host} could not be resolved")
         for raw in addresses:
             address = ipaddress.ip_address(raw.split("%", 1)[0])
-            if not self._allow_private and is_forbidden_address(address):
+            if not self._allow_private and self._forbidden(address):
                 raise ForbiddenAddress(f"host {host} resolves to a non-public address")
         return await self._backend.connect_tcp(
             addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
@@ -116,7 +124,13 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its connection pool built on the guarded network backend."""
 
-    def __init__(self, *, allow_private: bool, resolve: Resolver = system_resolve) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolve: Resolver = system_resolve,
+        forbidden: Callable[[IPAddress], bool] = is_forbidden_address,
+    ) -> None:
         super().__init__(retries=0)
         # httpx builds its pool with the default backend and offers no parameter for another one; the
         # pool is the documented httpcore class, only its construction is replaced (httpx is pinned).
@@ -124,7 +138,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             ssl_context=httpx.create_ssl_context(),
             max_connections=20,
             max_keepalive_connections=5,
-            network_backend=GuardedNetworkBackend(allow_private=allow_private, resolve=resolve),
+            network_backend=GuardedNetworkBackend(allow_private=allow_private, resolve=resolve, forbidden=forbidden),
         )
 
 
@@ -138,7 +152,11 @@ class Fetched:
 
 
 def check_url(url: str, field: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise FetchError(f"{field} is not a valid URL") from exc
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"{field} must be an http or https URL")
     if not parts.hostname:
@@ -207,6 +225,11 @@ async def fetch(
                 raise FetchError(f"{field} points to a private or internal address, which is not allowed") from exc
             if isinstance(cause, FetchError):
                 raise FetchError(f"{field} could not be fetched: {cause}") from exc
+            raise FetchError(f"{field} could not be fetched ({type(exc).__name__})") from exc
+        except (ValueError, UnicodeError, httpx.InvalidURL) as exc:
+            # Hosts httpx or IDNA cannot parse (0177.0.0.1, 999.1.1.1, xn--): the URL is the problem.
+            raise FetchError(f"{field} is not a valid URL") from exc
+        except Exception as exc:  # e.g. an ExceptionGroup from the network layer: never a 500 for a bad URL
             raise FetchError(f"{field} could not be fetched ({type(exc).__name__})") from exc
     raise FetchError(f"{field} could not be fetched: too many redirects")
 

@@ -27,6 +27,7 @@ MIN_FEED_RATIO = 4 / 5
 MAX_FEED_RATIO = 1.91
 MAX_PIXELS = 50_000_000
 VIDEO_HEAD_BYTES = 256 * 1024
+EXIF_ORIENTATION = 0x0112
 STORY_VIDEO_MAX_BYTES = 100 * 1024 * 1024
 
 INVALID_IMAGE_FORMAT = "Invalid image format. Supported: JPEG, PNG"
@@ -130,18 +131,25 @@ class MediaFetcher:
 
 def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> PreparedImage:
     """Check an image as the seed asks and make it publishable (JPEG, upright, ≤1440 px wide, ≤8 MB)."""
+    too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
     try:
         image = Image.open(io.BytesIO(data))
         image_format = image.format
+        # Pillow only refuses past twice its limit (and merely warns below): check the header's size
+        # ourselves, before decoding a single pixel.
+        if image.width * image.height > MAX_PIXELS:
+            raise too_large
         image.load()
     except Image.DecompressionBombError as exc:
-        raise MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)") from exc
+        raise too_large from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise MediaInvalid(INVALID_IMAGE_FORMAT) from exc
     # MPO is how some cameras wrap a JPEG; Instagram refuses it, so it is re-encoded like a PNG.
     if image_format not in ("JPEG", "PNG", "MPO"):
         raise MediaInvalid(INVALID_IMAGE_FORMAT)
-    upright = ImageOps.exif_transpose(image)
+    # exif_transpose returns a copy even when there is nothing to turn, so ask the tag whether to turn.
+    needs_turning = image.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+    upright = ImageOps.exif_transpose(image) if needs_turning else image
     width, height = upright.size
     if width < MIN_SIDE or height < MIN_SIDE:
         raise MediaInvalid(IMAGE_TOO_SMALL)
@@ -154,7 +162,7 @@ def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> Pre
             )
     unchanged = (
         image_format == "JPEG"
-        and upright is image
+        and not needs_turning
         and width <= MAX_WIDTH
         and image.mode in ("RGB", "L")
         and not text
@@ -172,7 +180,11 @@ def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> Pre
 
 
 def _flatten(image: Image.Image) -> Image.Image:
-    """RGB on white: transparency has no meaning in a JPEG."""
+    """RGB on white: transparency has no meaning in a JPEG; 16-bit grey is scaled down, not clipped."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        high = image.getextrema()[1]
+        scale = 1 / 256 if image.mode.startswith("I;16") or (isinstance(high, int) and high > 255) else 1.0
+        return image.convert("I").point(lambda value: value * scale).convert("L").convert("RGB")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

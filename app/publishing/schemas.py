@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -18,6 +19,13 @@ _MENTION = re.compile(r"(?<![\w@])@[\w.]+")
 def _http_url(value: str) -> str:
     value = value.strip()
     if not re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE):
+        raise ValueError("must be an absolute http or https URL")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port out of range raises here
+    except ValueError as exc:
+        raise ValueError("must be an absolute http or https URL") from exc
+    if not parts.hostname:
         raise ValueError("must be an absolute http or https URL")
     return value
 
