@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	@mkdir -p var
 	$(BIN)/alembic upgrade head
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	LOG_JSON=$${LOG_JSON:-false} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
 
 worker: install
 	$(BIN)/arq app.worker.WorkerSettings
@@ -52,7 +52,7 @@ services:
 test: install services lint
 	$(BIN)/pytest
 
-bench: install
+bench: install services
 	$(BIN)/python -m bench.batch_post
 
 clean:

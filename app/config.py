@@ -48,7 +48,8 @@ def _is_placeholder(value: str | None) -> bool:
 class Settings(BaseSettings):
     """Everything the service reads from its environment. See `.env.example` for each variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # env_ignore_empty: `NAME=` in .env means "use the default", as .env.example is written.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     app_env: Literal["development", "production"] = "development"
     log_level: str = "INFO"
@@ -105,7 +106,6 @@ class Settings(BaseSettings):
     container_poll_initial_seconds: float = Field(default=3.0, gt=0)
     container_poll_max_interval_seconds: float = Field(default=60.0, gt=0)
     container_poll_timeout_seconds: float = Field(default=1800.0, gt=0)
-    stuck_post_seconds: int = Field(default=300, ge=1)
     insights_refresh_concurrency: int = Field(default=8, ge=1)
     insights_refresh_days: int = Field(default=30, ge=1)
     token_refresh_within_days: int = Field(default=10, ge=1)
@@ -249,13 +249,15 @@ class Settings(BaseSettings):
                 ) from exc
 
     def fill_development_secrets(self) -> None:
-        """In development, give missing secrets a generated value kept under ./var/ across restarts."""
+        """In development, give missing (or placeholder) secrets a generated value kept under ./var/."""
         if self.app_env != "development":
             return
         missing = []
-        if self.jwt_secret is None and self.jwt_algorithm.startswith("HS"):
+        jwt_secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if _is_placeholder(jwt_secret) and self.jwt_algorithm.startswith("HS"):
             missing.append("jwt_secret")
-        if self.token_encryption_key is None:
+        key = self.token_encryption_key.get_secret_value() if self.token_encryption_key else None
+        if _is_placeholder(key):
             missing.append("token_encryption_key")
         if not missing:
             return
