@@ -104,18 +104,9 @@ async def submit(
     key = idempotency.check_key(idempotency_key)
     request_hash = idempotency.fingerprint(submission.endpoint, submission.body)
     if key is not None:
-        record = await idempotency.find(session, user.id, key)
-        if record is not None:
-            idempotency.ensure_same_request(record, submission.endpoint, request_hash)
-            return await _resume(
-                session,
-                ctx,
-                submission,
-                record.id,
-                record.response_status,
-                record.response_body,
-                respond_async=respond_async,
-            )
+        replay = await _replay(session, ctx, user, submission, key, request_hash, respond_async=respond_async)
+        if replay is not None:
+            return replay
     request = submission.body.model_dump(mode="json")
     scheduled_at = _check_schedule(request.get("scheduled_at"))
     accounts = await _target_accounts(session, user, submission, request)
@@ -139,21 +130,32 @@ async def submit(
         # Another request with the same key committed first: answer as its retry.
         await session.rollback()
         assert key is not None
-        record = await idempotency.find(session, user.id, key)
-        if record is None:
+        replay = await _replay(session, ctx, user, submission, key, request_hash, respond_async=respond_async)
+        if replay is None:
             raise
-        idempotency.ensure_same_request(record, submission.endpoint, request_hash)
-        return await _resume(
-            session,
-            ctx,
-            submission,
-            record.id,
-            record.response_status,
-            record.response_body,
-            respond_async=respond_async,
-        )
+        return replay
     posts = await _start(ctx, submission.kind, posts, respond_async=respond_async)
     return await _answer(ctx, submission, posts, accounts, record_id)
+
+
+async def _replay(
+    session: AsyncSession,
+    ctx: AppContext,
+    user: AuthenticatedUser,
+    submission: Submission,
+    key: str,
+    request_hash: str,
+    *,
+    respond_async: bool,
+) -> Answer | None:
+    """The answer to a request whose key we already hold (None when the key is new)."""
+    record = await idempotency.find(session, user.id, key)
+    if record is None:
+        return None
+    idempotency.ensure_same_request(record, submission.endpoint, request_hash)
+    return await _resume(
+        session, ctx, submission, record.id, record.response_status, record.response_body, respond_async=respond_async
+    )
 
 
 def _check_schedule(value: str | None) -> datetime | None:

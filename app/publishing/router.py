@@ -17,6 +17,7 @@ from app.publishing.schemas import (
     BatchPostCreate,
     BatchResult,
     CarouselCreate,
+    PostCancelled,
     PostCreate,
     PostCreated,
     PostOut,
@@ -254,9 +255,10 @@ async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int,
 @router.delete(
     "/posts/{db_id}",
     summary="Cancel a scheduled post",
+    response_model=PostCancelled,
     responses=error_responses(401, 404, 409),
 )
-async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostCancelled:
     """Cancels a post that has not started publishing (scheduled, or waiting to start). A post that is being
     published or already is answers 409: Instagram's API cannot delete feed posts."""
     post = await _owned_post(session, user, db_id)
@@ -266,13 +268,14 @@ async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[i
             code="not_cancellable",
             status=post.status,
         )
-    return {"message": "Post cancelled", "post": service.to_post_out(post).model_dump(mode="json")}
+    return PostCancelled(post=service.to_post_out(post))
 
 
 @router.post(
     "/posts/{db_id}/retry",
     summary="Retry a failed post",
     status_code=201,
+    response_model=PostCreated,
     responses={**_accepted("Still publishing, or handed to the worker"), **_PUBLISH_ERRORS},
 )
 async def retry_post(

@@ -376,6 +376,11 @@ class PostOut(BaseModel):
     media: list[dict[str, Any]]
 
 
+class PostCancelled(BaseModel):
+    message: str = "Post cancelled"
+    post: PostOut
+
+
 class PostPage(BaseModel):
     posts: list[PostOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")

@@ -236,3 +236,39 @@ class TestRetry:
         await client.delete("/sandbox/control/faults")
         retried = await client.post(f"{API}/posts/{failed.json()['db_id']}/retry", headers=auth_headers())
         assert retried.status_code == 201, retried.text
+
+
+async def test_prepared_media_are_served_then_removed(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """Instagram fetches the prepared JPEG from PUBLIC_BASE_URL/media/<id>.jpg; once published it is gone."""
+    from sqlalchemy import select
+
+    from app.publishing.models import MediaAsset, Post
+
+    app, client = pg_app_and_client
+    account = await connect_account(client)
+    scheduled = (
+        await client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={
+                "account_id": account["id"],
+                "image_url": "https://example.com/logo_900x900.png",
+                "scheduled_at": future(seconds=1),
+            },
+        )
+    ).json()
+    async with app_context(app).sessionmaker() as session:
+        post = await session.scalar(select(Post).where(Post.id == scheduled["db_id"]))
+    assert post is not None
+    url = post.media[0]["url"]
+    assert url.startswith("http://localhost:8000/media/") and url.endswith(".jpg")
+    served = await client.get(url.removeprefix("http://localhost:8000"))
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.content[:3] == b"\xff\xd8\xff"  # the PNG was converted
+    await _wait_for(client, scheduled["db_id"], "published")
+    gone = await client.get(url.removeprefix("http://localhost:8000"))
+    assert gone.status_code == 404
+    assert gone.json()["error"] == "Media not found"
+    async with app_context(app).sessionmaker() as session:
+        assert (await session.scalars(select(MediaAsset))).all() == []

@@ -7,16 +7,12 @@ every connect and fails the test on any address that is not loopback.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
-import ssl
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 
@@ -33,6 +29,7 @@ from app.publishing.fetch import (
     is_forbidden_address,
     system_resolve,
 )
+from tests.publishing.loopback import LoopbackServer, Reply
 
 PRIVATE_OR_INTERNAL = "image_url points to a private or internal address, which is not allowed"
 TEN = ipaddress.ip_network("10.0.0.0/8")
@@ -62,119 +59,6 @@ async def never_resolve(host: str, port: int) -> list[str]:
 
 
 # --- the loopback-only guard, and a tiny HTTP server ----------------------------------------------
-
-_original_connect_tcp = httpcore.AnyIOBackend.connect_tcp
-
-
-@pytest.fixture(autouse=True)
-def connect_attempts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every TCP connect the code under test makes; anything but loopback fails the test on the spot."""
-    attempts: list[tuple[str, int]] = []
-
-    async def loopback_only(
-        self: httpcore.AnyIOBackend,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        attempts.append((host, port))
-        if not ipaddress.ip_address(host.split("%", 1)[0]).is_loopback:
-            raise AssertionError(f"the test tried to connect to {host}:{port}, which is not loopback")
-        return await _original_connect_tcp(
-            self, host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", loopback_only)
-    return attempts
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_tls_context() -> Iterator[None]:
-    """Speed only: every transport builds TLS contexts (~20 ms each, CA bundle); no test here speaks TLS."""
-    context = httpx.create_ssl_context()
-
-    def reuse(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        return context
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(httpx, "create_ssl_context", reuse)
-        patch.setattr("httpx._transports.default.create_ssl_context", reuse)
-        yield
-
-
-class LoopbackServer:
-    """A minimal HTTP/1.1 server on 127.0.0.1: routes map a path to (status, headers, body)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        self.requests: list[tuple[str, str]] = []  # (path, Host header)
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
-    def paths(self) -> list[str]:
-        return [path for path, _ in self.requests]
-
-    def redirect(self, path: str, location: str, status: int = 302) -> None:
-        self.routes[path] = (status, {"Location": location}, b"")
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                path = line.split()[1].decode()
-                host = ""
-                while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.decode("latin-1").partition(":")
-                    if name.strip().lower() == "host":
-                        host = value.strip()
-                self.requests.append((path, host))
-                status, headers, body = self.routes.get(path, (404, {}, b"not found"))
-                lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Content-Length: {len(body)}"]
-                lines += [f"{name}: {value}" for name, value in headers.items()]
-                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-                await writer.drain()
-        except (ConnectionError, IndexError):
-            return
-        finally:
-            writer.close()
-            self._tasks.discard(task)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    loopback = LoopbackServer()
-    await loopback.start()
-    try:
-        yield loopback
-    finally:
-        await loopback.stop()
 
 
 @asynccontextmanager
@@ -326,7 +210,7 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     server: LoopbackServer, connect_attempts: list[tuple[str, int]]
 ) -> None:
     """Resolved once and pinned: the socket is opened to the checked IP, the Host header keeps the name."""
-    server.routes["/a.jpg"] = (200, {"Content-Type": "image/jpeg"}, b"jpeg-bytes")
+    server.routes["/a.jpg"] = Reply(200, b"jpeg-bytes", headers={"Content-Type": "image/jpeg"})
     resolver = FakeResolver({"public.test": ["127.0.0.1"]})
 
     async with guarded_client(resolve=resolver, forbidden=only_ten_is_forbidden) as client:
@@ -363,7 +247,7 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
 async def test_loopback_in_any_spelling_is_refused_before_connecting(
     template: str, server: LoopbackServer, connect_attempts: list[tuple[str, int]]
 ) -> None:
-    server.routes["/a.jpg"] = (200, {}, b"secret")
+    server.routes["/a.jpg"] = Reply(200, b"secret")
     url = template.format(port=server.port)
 
     async with guarded_client() as client:
@@ -380,7 +264,7 @@ async def test_loopback_in_any_spelling_is_refused_before_connecting(
 async def test_allow_private_lets_a_loopback_fetch_through(
     server: LoopbackServer, connect_attempts: list[tuple[str, int]]
 ) -> None:
-    server.routes["/a.jpg"] = (200, {"Content-Type": "image/jpeg"}, b"x" * 1000)
+    server.routes["/a.jpg"] = Reply(200, b"x" * 1000, headers={"Content-Type": "image/jpeg"})
 
     async with guarded_client(allow_private=True) as client:
         fetched = await fetch(client, f"http://127.0.0.1:{server.port}/a.jpg", field="image_url", max_bytes=4096)
@@ -395,7 +279,7 @@ async def test_allow_private_lets_a_loopback_fetch_through(
 
 
 async def test_head_only_reads_the_first_bytes_and_reports_the_declared_size(server: LoopbackServer) -> None:
-    server.routes["/clip.mp4"] = (200, {}, bytes(range(256)) * 400)
+    server.routes["/clip.mp4"] = Reply(200, bytes(range(256)) * 400)
 
     async with guarded_client(allow_private=True) as client:
         fetched = await fetch(
@@ -458,7 +342,7 @@ async def test_a_public_host_redirecting_to_an_internal_one_is_refused(
 ) -> None:
     internal = f"http://internal.test:{server.port}/secret"
     server.redirect("/start", internal, status)
-    server.routes["/secret"] = (200, {}, b"metadata credentials")
+    server.routes["/secret"] = Reply(200, b"metadata credentials")
     resolver = FakeResolver({"public.test": ["127.0.0.1"], "internal.test": ["10.0.0.5"]})
 
     async with guarded_client(resolve=resolver, forbidden=only_ten_is_forbidden) as client:
@@ -497,7 +381,7 @@ async def test_a_redirect_to_another_scheme_is_refused(location: str, server: Lo
 
 
 async def test_a_redirect_without_a_location_is_refused(server: LoopbackServer) -> None:
-    server.routes["/start"] = (302, {}, b"")
+    server.routes["/start"] = Reply(302)
     async with guarded_client(allow_private=True) as client:
         with pytest.raises(FetchError, match="redirect without a location"):
             await fetch(client, f"http://127.0.0.1:{server.port}/start", field="image_url", max_bytes=1024)
@@ -509,7 +393,7 @@ def _chain(server: LoopbackServer) -> None:
     server.redirect("/r2", f"http://127.0.0.1:{server.port}/r3", 301)
     server.redirect("/r3", "r4", 307)
     server.redirect("/r4", "/final", 308)
-    server.routes["/final"] = (200, {}, b"done")
+    server.routes["/final"] = Reply(200, b"done")
 
 
 async def test_three_redirects_are_followed(server: LoopbackServer) -> None:

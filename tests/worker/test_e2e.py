@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import auth_headers
-from tests.worker.stack import API, Stack
+from tests.worker.stack import API, ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +140,25 @@ async def test_tokens_never_reach_the_database_in_clear(stack: Stack) -> None:
     assert rows
     assert "IGAA" not in repr(rows).replace("gAAAA", "")
     await asyncio.sleep(0)
+
+
+async def test_refresh_commands_run_on_demand_with_progress(stack: Stack) -> None:
+    account = await stack.connect("cli_refresh")
+    async with stack.api() as api:
+        post = await api.post(f"{API}/posts", headers=auth_headers(), json={
+            "account_id": account["id"], "image_url": "https://example.com/a.jpg"})
+    assert post.status_code == 201
+
+    async def run(command: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app", command, cwd=ROOT, env=stack.env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        assert process.returncode == 0, output.decode()
+        return output.decode()
+
+    insights = await run("refresh-insights")
+    assert "post " in insights and "done: refreshed" in insights
+    tokens = await run("refresh-tokens")
+    assert "done: refreshed 0, dead 0, failed 0" in tokens
