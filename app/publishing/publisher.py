@@ -504,10 +504,11 @@ class _Runner:
                 "processing_timeout",
                 retryable=True,
             ) from cause
+        # Look again after a quarter of the time it has taken so far: quickly for an image or a short clip,
+        # about once a minute (as Meta advises) for a long video, never more than the cap.
         delay = min(
             self.settings.container_poll_max_interval_seconds,
-            self.settings.container_poll_initial_seconds
-            * (1.5 ** min(20, int(elapsed // max(1.0, self.settings.container_poll_initial_seconds)) // 4)),
+            max(self.settings.container_poll_initial_seconds, elapsed / 4),
         )
         raise _Defer(delay, "poll") from cause
 

@@ -1,0 +1,79 @@
+"""The in-process job runner (the embedded default) behaves like arq: ids refuse duplicates, Retry defers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from arq import Retry
+
+from app.jobs import CronSpec, InProcessJobQueue, JobSpec
+
+
+def test_cron_next_run() -> None:
+    async def refresh(ctx: dict[str, Any]) -> None:
+        return None
+
+    six_hourly = CronSpec(refresh, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0}))
+    assert six_hourly.next_run(datetime(2026, 11, 27, 5, 59, 30, tzinfo=UTC)) == datetime(
+        2026, 11, 27, 6, 0, tzinfo=UTC
+    )
+    assert six_hourly.next_run(datetime(2026, 11, 27, 6, 0, 0, tzinfo=UTC)) == datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert six_hourly.next_run(datetime(2026, 11, 27, 19, 0, tzinfo=UTC)) == datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    every_minute = CronSpec(refresh)
+    assert every_minute.next_run(datetime(2026, 11, 27, 5, 59, 30, tzinfo=UTC)) == datetime(
+        2026, 11, 27, 6, 0, tzinfo=UTC
+    )
+
+
+async def test_duplicates_are_refused_and_retries_defer() -> None:
+    calls: list[tuple[str, int]] = []
+
+    async def flaky(ctx: dict[str, Any], name: str) -> None:
+        calls.append((name, ctx["job_try"]))
+        if ctx["job_try"] < 3:
+            raise Retry(defer=timedelta(milliseconds=20))
+
+    queue = InProcessJobQueue(specs=[JobSpec(flaky, max_tries=5)])
+    assert await queue.enqueue("flaky", "a", job_id="job:a") is True
+    assert await queue.enqueue("flaky", "a", job_id="job:a") is False  # queued or running: refused
+    await queue.drain(5)
+    assert calls == [("a", 1), ("a", 2), ("a", 3)]
+    assert await queue.enqueue("flaky", "a", job_id="job:a") is True  # finished: the id is free again
+    await queue.aclose()
+
+
+async def test_defer_until_and_max_tries() -> None:
+    runs: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def always_again(ctx: dict[str, Any]) -> None:
+        runs.append(loop.time())
+        raise Retry(defer=timedelta(milliseconds=10))
+
+    queue = InProcessJobQueue(specs=[JobSpec(always_again, max_tries=3)])
+    started = loop.time()
+    await queue.enqueue("always_again", defer_until=datetime.now(UTC) + timedelta(milliseconds=150))
+    await queue.drain(5)
+    assert len(runs) == 3
+    assert runs[0] - started >= 0.1
+    await queue.aclose()
+
+
+async def test_unknown_function() -> None:
+    queue = InProcessJobQueue(specs=[])
+    with pytest.raises(LookupError):
+        await queue.enqueue("nothing")
+
+
+async def test_a_failing_job_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(ctx: dict[str, Any]) -> None:
+        raise ValueError("boom")
+
+    queue = InProcessJobQueue(specs=[JobSpec(broken)])
+    await queue.enqueue("broken", job_id="b")
+    await queue.drain(5)
+    assert "job failed" in caplog.text
+    await queue.aclose()
