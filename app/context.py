@@ -7,8 +7,7 @@ behaves identically in both places.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import httpx
 from arq import ArqRedis
@@ -21,6 +20,7 @@ from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
 from app.jobs import JobQueue
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
+from app.publishing.media import MediaFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +33,15 @@ class AppContext:
     instagram: InstagramClient
     cipher: TokenCipher
     jobs: JobQueue
+    media: MediaFetcher
     redis: ArqRedis | None = None
     # The process's role: "api" (serves HTTP, may run jobs in-process) or "worker" (the arq process).
     role: str = "api"
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         await self.jobs.aclose()
         await self.instagram.aclose()
+        await self.media.aclose()
         await self.engine.dispose()
 
 
@@ -92,6 +93,8 @@ def build_context(
         instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
         cipher=TokenCipher(settings.token_encryption_keys()),
         jobs=jobs,
+        # One fetcher (one connection pool, one TLS context) for the process's media downloads.
+        media=MediaFetcher(settings),
         redis=redis,
         role=role,
     )

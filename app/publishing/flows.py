@@ -31,7 +31,7 @@ from app.errors import AppError, BadRequest, Conflict, NotFound
 from app.instagram_failures import AUTH_URL
 from app.publishing import idempotency, service
 from app.publishing.assets import add_asset, link_assets
-from app.publishing.media import MediaFetcher, MediaInvalid
+from app.publishing.media import MediaInvalid
 from app.publishing.models import FINAL_STATUSES, Post, PostKind, PostStatus
 from app.publishing.preparation import PreparedMedia, prepare_media
 from app.publishing.publisher import Mode, advance_post
@@ -194,13 +194,10 @@ async def _target_accounts(
 
 
 async def _prepare(ctx: AppContext, kind: PostKind, request: dict[str, Any]) -> PreparedMedia:
-    fetcher = MediaFetcher(ctx.settings, ctx.extras.get("media_transport"))
     try:
-        return await prepare_media(fetcher, ctx.settings, kind, request)
+        return await prepare_media(ctx.media, ctx.settings, kind, request)
     except MediaInvalid as exc:
         raise BadRequest(str(exc), code="invalid_media") from exc
-    finally:
-        await fetcher.aclose()
 
 
 async def _create(
