@@ -13,14 +13,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.sandbox import cdn, control, graph, oauth
+from app.sandbox import cdn, control, control_webhooks, graph, oauth
 from app.sandbox.state import Sandbox
 
 DESCRIPTION = """An in-memory emulator of the Instagram Platform API (Instagram API with Instagram Login).
 
 Same paths and shapes as the real hosts: `/oauth/authorize` (www.instagram.com), `/oauth/access_token`
 (api.instagram.com), `/graph/...` (graph.instagram.com, with or without `/vNN.N`). `/control/...` adjusts the
-sandbox (clock, faults, latency, holds, quotas) and `/cdn/...` serves its generated pictures.
+sandbox (clock, faults, latency, holds, quotas, webhooks, deauthorize and data-deletion callbacks) and `/cdn/...`
+serves its generated pictures.
 See docs/sandbox.md.
 """
 
@@ -46,7 +47,9 @@ def build_sandbox_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Runs only when the sandbox is the top-level app (mounted apps get no lifespan events).
+        # Runs only when the sandbox is the top-level app (mounted apps get no lifespan events: their webhook
+        # emitter starts on first use instead).
+        sandbox.webhooks.start()
         yield
         await sandbox.aclose()
 
@@ -62,6 +65,7 @@ def build_sandbox_app(
     app.include_router(oauth.router)
     app.include_router(graph.router)
     app.include_router(control.router)
+    app.include_router(control_webhooks.router)
     app.include_router(cdn.router)
 
     @app.get("/", tags=["sandbox"])
@@ -97,6 +101,7 @@ def build_standalone_app(settings: Settings, *, public_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sandbox.webhooks.start()
         yield
         await sandbox.aclose()
 

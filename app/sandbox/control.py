@@ -105,12 +105,19 @@ async def overview(sandbox: SandboxDep) -> dict[str, Any]:
             "published": len(world.published),
         },
         "endpoints": list(ENDPOINTS),
+        "webhooks": {
+            "configured": sandbox.webhooks.config is not None,
+            "subscriptions": len(world.subscriptions),
+            "pending": len(sandbox.webhooks.pending),
+            "attempts": len(sandbox.webhooks.log),
+        },
     }
 
 
 @router.post("/reset")
 async def reset(sandbox: SandboxDep) -> dict[str, str]:
-    """Back to a clean state: users, containers, media, codes, faults, holds, latency, settings and clock."""
+    """Back to a clean state: users, containers, media, codes, faults, holds, latency, settings, clock, webhook
+    configuration, subscriptions and deliveries, callback URLs."""
     sandbox.reset()
     return {"status": "reset"}
 

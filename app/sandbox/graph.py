@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from app.sandbox import auth, insights, publishing, reads
+from app.sandbox import auth, insights, publishing, reads, subscriptions
 from app.sandbox.calls import GraphCall, GraphContext, Handler
 from app.sandbox.dependencies import SandboxDep, run_detached
 from app.sandbox.errors import (
@@ -80,6 +80,9 @@ _EDGES: dict[tuple[str, str, bool], tuple[str, Handler, str | None]] = {
     ("GET", "insights", True): ("user_insights", insights.user_insights, auth.INSIGHTS_SCOPE),
     ("GET", "insights", False): ("media_insights", insights.media_insights, auth.INSIGHTS_SCOPE),
     ("GET", "children", False): ("children", reads.list_children, None),
+    ("GET", "subscribed_apps", True): ("subscribed_apps", subscriptions.subscribed, None),
+    ("POST", "subscribed_apps", True): ("subscribed_apps", subscriptions.subscribe, None),
+    ("DELETE", "subscribed_apps", True): ("subscribed_apps", subscriptions.unsubscribe, None),
 }
 
 

@@ -20,10 +20,13 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from app.config import Settings
+from app.sandbox.callbacks import CallbackUrls
 from app.sandbox.media_fetch import MediaFetcher
 from app.sandbox.models import AuthCode, Container, Media, PublishedEntry, User
+from app.sandbox.outbound import OutboundHttp
 from app.sandbox.profiles import build_user, seed_media
 from app.sandbox.switches import FaultBook, HoldBook, Latency, UsageMeter
+from app.sandbox.webhooks import WebhookEmitter
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ class World:
         self.codes: dict[str, AuthCode] = {}
         self.revoked_before: dict[str, float] = {}
         self.revoked_nonces: set[str] = set()
+        # Webhook fields each account enabled for the app (`POST /me/subscribed_apps`), per ig user id.
+        self.subscriptions: dict[str, list[str]] = {}
 
     def ensure_user(self, username: str, now: datetime) -> User:
         """The account for a username, created (with its seeded media) on first use."""
@@ -107,7 +112,7 @@ class World:
 
 
 class Sandbox:
-    """The state of one sandbox app: clock, knobs, world, switches, the media fetcher."""
+    """The state of one sandbox app: clock, knobs, world, switches, the media fetcher, webhooks and callbacks."""
 
     def __init__(
         self, settings: Settings, *, base_url: str, fetch_transport: httpx.AsyncBaseTransport | None = None
@@ -122,6 +127,10 @@ class Sandbox:
         self.knobs = Knobs(video_processing_seconds=settings.sandbox_video_processing_seconds)
         self.world = World()
         self.switches = Switches(latency=Latency(settings.sandbox_latency_profile))
+        # Calls to the app's own URLs (webhooks, callbacks) use the same transport seam as media fetches.
+        self.outbound = OutboundHttp(fetch_transport)
+        self.webhooks = WebhookEmitter(clock=self.timestamp, outbound=self.outbound, app_secret=settings.app_secret)
+        self.callbacks = CallbackUrls()
 
     # --- clock ------------------------------------------------------------------------------------
 
@@ -136,16 +145,21 @@ class Sandbox:
         if seconds < 0:
             raise ValueError("the sandbox clock only moves forward")
         self.clock_offset += seconds
+        # Webhook retries wait on the sandbox clock.
+        self.webhooks.wake()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to a clean state: users, containers, media, codes, faults, holds, latency, knobs, clock."""
+        """Back to a clean state: users, containers, media, codes, faults, holds, latency, knobs, clock,
+        webhook configuration, subscriptions, pending deliveries and log, callback URLs."""
         self.switches.holds.abort_all()
         self.clock_offset = 0.0
         self.knobs = Knobs(video_processing_seconds=self.settings.sandbox_video_processing_seconds)
         self.world = World()
         self.switches = Switches(latency=Latency(self.settings.sandbox_latency_profile))
+        self.webhooks.reset()
+        self.callbacks = CallbackUrls()
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run a call's processing as its own task: it completes even if the caller goes away."""
@@ -160,13 +174,15 @@ class Sandbox:
             logger.error("sandbox call failed", exc_info=task.exception())
 
     async def aclose(self) -> None:
-        """Cancel calls still running (held or sleeping) and close the media fetcher."""
+        """Cancel calls still running (held or sleeping) and the webhook emitter; close the HTTP clients."""
+        await self.webhooks.aclose()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.fetcher.aclose()
+        await self.outbound.aclose()
 
     def _local_cdn(self, path: str) -> tuple[bytes, str] | None:
         # Imported here: the CDN module depends on this one (its routes take a Sandbox).

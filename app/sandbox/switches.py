@@ -29,6 +29,7 @@ ENDPOINTS = (
     "publishing_limit",
     "media_insights",
     "user_insights",
+    "subscribed_apps",
 )
 
 # The seed document's benchmark table, spread over the calls each operation makes (see docs/sandbox.md).
