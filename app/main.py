@@ -68,6 +68,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ctx.aclose()
         if redis is not None:
             await redis.aclose()
+        if app.state.sandbox_app is not None:
+            # A mounted app gets no lifespan of its own: stop the emulator's webhook emitter here.
+            await app.state.sandbox_app.state.sandbox.aclose()
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:

@@ -145,14 +145,23 @@ async def test_tokens_never_reach_the_database_in_clear(stack: Stack) -> None:
 async def test_refresh_commands_run_on_demand_with_progress(stack: Stack) -> None:
     account = await stack.connect("cli_refresh")
     async with stack.api() as api:
-        post = await api.post(f"{API}/posts", headers=auth_headers(), json={
-            "account_id": account["id"], "image_url": "https://example.com/a.jpg"})
+        post = await api.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+        )
     assert post.status_code == 201
 
     async def run(command: str) -> str:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", command, cwd=ROOT, env=stack.env(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "app",
+            command,
+            cwd=ROOT,
+            env=stack.env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         output, _ = await process.communicate()
         assert process.returncode == 0, output.decode()
