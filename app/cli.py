@@ -67,6 +67,27 @@ def _refresh_tokens(_args: argparse.Namespace) -> int:
     return asyncio.run(_with_context(work))
 
 
+async def rotate_token_keys(ctx: Any) -> dict[str, int]:
+    """Re-encrypt every stored Instagram token with the first TOKEN_ENCRYPTION_KEY."""
+    from sqlalchemy import select
+
+    from app.accounts.models import Account
+    from app.db import unit_of_work
+
+    rotated = 0
+    async with unit_of_work(ctx.sessionmaker) as session:
+        accounts = (await session.scalars(select(Account).where(Account.access_token_encrypted.is_not(None)))).all()
+        for account in accounts:
+            assert account.access_token_encrypted is not None
+            account.access_token_encrypted = ctx.cipher.rotate(account.access_token_encrypted)
+            rotated += 1
+    return {"re-encrypted": rotated}
+
+
+def _rotate_keys(_args: argparse.Namespace) -> int:
+    return asyncio.run(_with_context(rotate_token_keys))
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     "token": ("print a development JWT for trying the API (Swagger UI: Authorize)", _token),
     "migrate": ("bring the database to the latest schema (alembic upgrade head)", _migrate),
@@ -75,6 +96,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
         _refresh_insights,
     ),
     "refresh-tokens": ("refresh the Instagram tokens that expire within 10 days, now", _refresh_tokens),
+    "rotate-keys": (
+        "re-encrypt stored tokens with the first TOKEN_ENCRYPTION_KEY (then the old keys can be removed)",
+        _rotate_keys,
+    ),
 }
 
 

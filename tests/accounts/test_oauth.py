@@ -216,3 +216,24 @@ async def test_redirects_to_the_front_end_when_configured(sqlite_database_url: s
             assert query["account_id"] == ["1"]
         else:
             assert query["error"] == ["invalid_state"]
+
+
+async def test_token_key_rotation(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """New key first, old key kept: everything still decrypts; after rotate-keys the old key can go."""
+    from cryptography.fernet import Fernet
+
+    from app.cli import rotate_token_keys
+    from app.crypto import TokenCipher, TokenDecryptionError
+
+    app, client = app_and_client
+    await connect_account(client)
+    ctx = app_context(app)
+    new_key = Fernet.generate_key().decode()
+    ctx.cipher = TokenCipher([new_key, TOKEN_KEY])
+    assert await rotate_token_keys(ctx) == {"re-encrypted": 1}
+    async with ctx.sessionmaker() as session:
+        account = await session.scalar(select(Account))
+    assert account is not None and account.access_token_encrypted is not None
+    assert TokenCipher([new_key]).decrypt(account.access_token_encrypted).startswith("IGAA")
+    with pytest.raises(TokenDecryptionError):
+        TokenCipher([TOKEN_KEY]).decrypt(account.access_token_encrypted)
