@@ -16,7 +16,6 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
-from app.jobs import run_after_commit
 
 # Explicit constraint names, so migrations can drop and alter them by name on every backend.
 NAMING_CONVENTION = {
@@ -123,4 +122,3 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
             await session.rollback()
             raise
         await session.commit()
-        await run_after_commit(session)

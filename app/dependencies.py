@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.context import AppContext
-from app.jobs import run_after_commit
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -26,8 +25,8 @@ def get_app_context(request: Request) -> AppContext:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed before the response is sent, rolled back on any error.
 
-    Services only flush; this boundary commits. Jobs asked for during the request are enqueued only
-    after the commit, so a rolled-back request starts no job.
+    Services only flush; this boundary commits. (Publishing commits its posts itself before it runs or
+    enqueues them, so no job ever starts for a post that was rolled back.)
     """
     ctx = get_app_context(request)
     async with ctx.sessionmaker() as session:
@@ -37,7 +36,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        await run_after_commit(session)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from arq import ArqRedis, Retry
 from arq.jobs import Job
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.observability.metrics import JOBS
 
@@ -202,39 +201,3 @@ class InProcessJobQueue:
                 await task
         self._running.clear()
         self._cron_tasks.clear()
-
-
-# --- after-commit hooks ---------------------------------------------------------------------------
-
-AfterCommit = Callable[[], Awaitable[Any]]
-
-
-def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
-    """Run `callback` once the session's transaction has committed (never if it rolls back)."""
-    session.info.setdefault("after_commit", []).append(callback)
-
-
-def enqueue_after_commit(
-    session: AsyncSession,
-    jobs: JobQueue,
-    function: str,
-    *args: Any,
-    job_id: str | None = None,
-    defer_until: datetime | None = None,
-) -> None:
-    """Ask for a job that starts only if the current unit of work commits (a rolled-back request starts none)."""
-
-    async def _enqueue() -> None:
-        await jobs.enqueue(function, *args, job_id=job_id, defer_until=defer_until)
-
-    after_commit(session, _enqueue)
-
-
-async def run_after_commit(session: AsyncSession) -> None:
-    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
-    for callback in callbacks:
-        try:
-            await callback()
-        except Exception:
-            # The commit stands; the sweeper re-enqueues whatever could not be enqueued now.
-            logger.exception("after-commit callback failed")

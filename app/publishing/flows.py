@@ -3,7 +3,8 @@
 Feed posts, stories and carousels run the state machine inline (in the request), reels and scheduled
 posts are handed to the job queue; either way the same `advance_post` does the work, and a post that
 must wait (video processing, a grace period) continues as a deferred job while the request waits up to
-PUBLISH_WAIT_SECONDS / REEL_WAIT_SECONDS for it.
+PUBLISH_WAIT_SECONDS / REEL_WAIT_SECONDS for it. Posts are committed (`_create`) before anything runs or
+is enqueued (`_start`): a job never starts for a post that does not exist.
 """
 
 from __future__ import annotations
