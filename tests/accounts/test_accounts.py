@@ -209,3 +209,38 @@ class TestInstagramFailures:
         response = await client.get(f"{API}/media", params={"account_id": account["id"]}, headers=auth_headers())
         assert response.status_code == 502
         assert response.json()["code"] == "instagram_unavailable"
+
+
+async def test_no_token_or_secret_in_any_log_line(
+    app_and_client: tuple[FastAPI, httpx.AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A whole session — connect, read, publish, fail, insights — logged at DEBUG: no credential in any line."""
+    from app.observability.logging import JsonFormatter
+
+    app, client = app_and_client
+    with caplog.at_level("DEBUG"):
+        account = await connect_account(client)
+        headers = auth_headers()
+        await client.get(f"{API}/account/info", params={"account_id": account["id"]}, headers=headers)
+        posted = await client.post(
+            f"{API}/posts",
+            headers=headers,
+            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
+        )
+        await client.get(f"{API}/{posted.json()['db_id']}/insights", headers=headers)
+        await client.post(
+            "/sandbox/control/faults", json={"endpoint": "media_list", "kind": "server_error", "count": 5}
+        )
+        await client.get(f"{API}/media", params={"account_id": account["id"]}, headers=headers)
+        await client.post("/sandbox/control/revoke", json={"username": "john_doe"})
+        await client.get(f"{API}/account/info", params={"account_id": account["id"]}, headers=headers)
+    token = await _token_of(app, account["id"])
+    assert token is not None
+    secrets = [token, headers["Authorization"].removeprefix("Bearer "), app_context(app).settings.app_secret]
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert len(lines) > 10
+    for line in lines:
+        for secret in secrets:
+            assert secret not in line
+        assert not TOKEN_PATTERN.search(line)
