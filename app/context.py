@@ -6,7 +6,6 @@ behaves identically in both places.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import httpx
@@ -21,8 +20,6 @@ from app.instagram import InstagramClient, InstagramConfig
 from app.jobs import JobQueue
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
 from app.publishing.media import MediaFetcher
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, select, update
 
 from app import instagram as ig
 from app.accounts import service as accounts_service
@@ -633,11 +633,3 @@ class _Runner:
 def _processing_error(status: ig.ContainerStatus) -> str:
     detail = status.status or "no details given"
     return f"Instagram could not process the media ({detail})"
-
-
-async def published_count_since(ctx: AppContext, account_id: int, since: datetime) -> int:
-    async with ctx.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(Post).where(Post.account_id == account_id, Post.published_at > since)
-        )
-    return int(count or 0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.responses import Response
@@ -15,8 +13,6 @@ from app.sandbox.pages import consent_page, error_page
 from app.sandbox.params import read_params
 from app.sandbox.pipeline import SandboxResetError, after_processing, before_processing
 from app.sandbox.state import Sandbox
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["oauth"])
 
