@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.dependencies import SessionDep
 from app.errors import NotFound
-from app.publishing.media import PreparedImage
+from app.media.images import PreparedImage
 from app.publishing.models import MediaAsset, PostAsset
 
 router = APIRouter(tags=["operations"])

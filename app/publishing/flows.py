@@ -30,9 +30,9 @@ from app.context import AppContext
 from app.db import utcnow
 from app.errors import AppError, BadRequest, Conflict, NotFound
 from app.instagram_failures import AUTH_URL
+from app.media.errors import MediaInvalid
 from app.publishing import idempotency, service
 from app.publishing.assets import add_asset, link_assets
-from app.publishing.media import MediaInvalid
 from app.publishing.models import FINAL_STATUSES, Post, PostKind, PostStatus
 from app.publishing.preparation import PreparedMedia, prepare_media
 from app.publishing.publisher import Mode, advance_post

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.config import Settings
+from app.media.fetcher import MediaFetcher
+from app.media.images import ImageUse, PreparedImage, prepare_image
 from app.publishing.assets import new_asset_id, public_url
-from app.publishing.media import ImageUse, MediaFetcher, PreparedImage, prepare_image
 from app.publishing.models import PostKind
 
 

@@ -1,7 +1,7 @@
 """An in-memory emulator of the Instagram Platform API (Instagram API with Instagram Login).
 
 `create_sandbox_app(settings)` builds it (the service mounts it at `/sandbox`); `python -m app.sandbox --port N`
-serves it alone. `app.sandbox.synthetic` (synthetic media for example.com URLs) is importable without FastAPI:
+serves it alone. `app.media` (synthetic media for example.com URLs, video probing) is shared with the service:
 this module imports nothing heavy until `create_sandbox_app` is called.
 """
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from app.media.synthetic import build_video, render_image
 from app.sandbox.dependencies import SandboxDep
 from app.sandbox.models import Media
 from app.sandbox.state import Sandbox
-from app.sandbox.synthetic import build_video, render_image
 
 router = APIRouter(tags=["cdn"])
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.media.synthetic import is_synthetic_host, synthetic_media
 from app.sandbox.errors import GraphError
-from app.sandbox.synthetic import is_synthetic_host, synthetic_media
 
 FETCH_TIMEOUT_SECONDS = 20.0
 

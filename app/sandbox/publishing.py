@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from app.media.video import sniff_video
 from app.sandbox.calls import GraphContext
 from app.sandbox.errors import (
     GraphError,
@@ -40,7 +41,6 @@ from app.sandbox.params import FieldSpec, parse_bool, parse_fields, parse_int, p
 from app.sandbox.profiles import shortcode
 from app.sandbox.reads import graph_time, media_view, own_user, owned_media
 from app.sandbox.state import Sandbox
-from app.sandbox.synthetic import sniff_video
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 VIDEO_HEAD_BYTES = 256 * 1024

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from app.sandbox.synthetic import build_video
+from app.media.synthetic import build_video
 
 from .helpers import (
     BASE_URL,

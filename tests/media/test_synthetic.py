@@ -8,7 +8,8 @@ import struct
 import pytest
 from PIL import Image
 
-from app.sandbox.synthetic import build_video, is_synthetic_host, sniff_video, synthetic_media
+from app.media.synthetic import build_video, is_synthetic_host, synthetic_media
+from app.media.video import sniff_video
 
 
 def _image(content: bytes) -> Image.Image:

@@ -1,4 +1,4 @@
-"""Loopback-only networking for the publishing tests: a guard that fails any other connect, and a tiny server.
+"""Loopback-only networking for media and publishing tests: a guard failing any other connect, and a tiny server.
 
 `connect_attempts` (autouse, see conftest.py) wraps httpcore's network backend: it records every TCP connect
 the code under test makes and fails the test on the spot for any address that is not loopback.

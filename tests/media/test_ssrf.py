@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.publishing.fetch import (
+from app.media.fetch import (
     MAX_REDIRECTS,
     FetchError,
     ForbiddenAddress,
@@ -29,7 +29,7 @@ from app.publishing.fetch import (
     is_forbidden_address,
     system_resolve,
 )
-from tests.publishing.loopback import LoopbackServer, Reply
+from tests.media.loopback import LoopbackServer, Reply
 
 PRIVATE_OR_INTERNAL = "image_url points to a private or internal address, which is not allowed"
 TEN = ipaddress.ip_network("10.0.0.0/8")

@@ -1,4 +1,4 @@
-"""Media preparation: Pillow checks and conversions (`prepare_image`) and the media fetcher (`MediaFetcher`).
+"""Media checks: Pillow checks and conversions (`prepare_image`) and the media fetcher (`MediaFetcher`).
 
 Images are made in memory (Pillow, or the sandbox's `render_image`); fetches use either the synthetic
 example.com media or a tiny HTTP server on 127.0.0.1. No test ever connects anywhere but loopback: an autouse
@@ -19,12 +19,14 @@ import httpx
 import pytest
 from PIL import Image, ImageChops
 
-from app.publishing import media
-from app.publishing.fetch import GuardedTransport
-from app.publishing.media import ImageUse, MediaFetcher, MediaInvalid, PreparedImage, prepare_image
-from app.sandbox.synthetic import build_video, render_image, synthetic_media
+from app.media import images
+from app.media.errors import MediaInvalid
+from app.media.fetch import GuardedTransport
+from app.media.fetcher import MediaFetcher
+from app.media.images import ImageUse, PreparedImage, prepare_image
+from app.media.synthetic import build_video, render_image, synthetic_media
 from tests.conftest import make_settings
-from tests.publishing.loopback import LoopbackServer, Reply
+from tests.media.loopback import LoopbackServer, Reply
 
 INVALID_FORMAT = "Invalid image format. Supported: JPEG, PNG"
 TOO_SMALL = "Image too small (min 320x320)"
@@ -340,7 +342,7 @@ def test_a_png_claiming_20000x20000_is_refused_as_too_large() -> None:
 def test_an_image_far_past_the_pixel_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # The module sets Image.MAX_IMAGE_PIXELS = MAX_PIXELS on import; the same, scaled down to stay fast.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
-    monkeypatch.setattr(media, "MAX_PIXELS", 100_000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 100_000)
     with pytest.raises(MediaInvalid, match=r"^Image too large"):
         prepare_image(encode(solid(800, 800), "PNG"), ImageUse.STORY)  # 640 000 pixels, 6.4x the limit
 
@@ -348,7 +350,7 @@ def test_an_image_far_past_the_pixel_limit_is_refused(monkeypatch: pytest.Monkey
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_an_image_between_one_and_two_times_the_pixel_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
-    monkeypatch.setattr(media, "MAX_PIXELS", 100_000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 100_000)
     with pytest.raises(MediaInvalid, match=r"^Image too large"):
         prepare_image(encode(solid(400, 400), "PNG"), ImageUse.STORY)  # 160 000 pixels, 1.6x the limit
 

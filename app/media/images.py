@@ -1,9 +1,8 @@
-"""Media preparation, before any container is created (seed scenario 3).
+"""Image checks and fitting, before any container is created (seed scenario 3).
 
-Images: fetched (behind the SSRF guard), opened with Pillow on the bytes themselves, checked with the
-seed's messages, and turned into what Instagram accepts: a JPEG (PNG is converted), upright (EXIF), at
-most 1440 px wide, at most 8 MB; a story's text is drawn onto it. Videos: a size check and a sniff of
-the container (MP4/MOV) and its duration from the first bytes; Instagram fetches the video itself.
+An image is opened with Pillow on its bytes, checked with the seed's messages, and turned into what
+Instagram accepts: a JPEG (PNG is converted), upright (EXIF), at most 1440 px wide, at most 8 MB; a story's
+text is drawn onto it.
 """
 
 from __future__ import annotations
@@ -13,12 +12,9 @@ import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
 
-import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from app.config import Settings
-from app.publishing.fetch import Fetched, FetchError, GuardedTransport, fetch
-from app.sandbox.synthetic import is_synthetic_host, sniff_video, synthetic_media
+from app.media.errors import MediaInvalid
 
 MIN_SIDE = 320
 MAX_WIDTH = 1440
@@ -26,19 +22,13 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MIN_FEED_RATIO = 4 / 5
 MAX_FEED_RATIO = 1.91
 MAX_PIXELS = 50_000_000
-VIDEO_HEAD_BYTES = 256 * 1024
 EXIF_ORIENTATION = 0x0112
-STORY_VIDEO_MAX_BYTES = 100 * 1024 * 1024
 
 INVALID_IMAGE_FORMAT = "Invalid image format. Supported: JPEG, PNG"
 IMAGE_TOO_SMALL = "Image too small (min 320x320)"
 
 # Pillow refuses decompression bombs past twice this; we refuse anything past it with a clear message.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-
-class MediaInvalid(Exception):
-    """The media cannot be published; the message is the answer's `error`."""
 
 
 class ImageUse(StrEnum):
@@ -54,79 +44,6 @@ class PreparedImage:
     width: int
     height: int
     content_type: str = "image/jpeg"
-
-
-@dataclass(frozen=True)
-class CheckedVideo:
-    url: str
-    container: str
-    duration_seconds: float | None
-    size: int | None
-
-
-class MediaFetcher:
-    """Fetches client media: synthetic `example.com` media when enabled, else the network behind the guard."""
-
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._settings = settings
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=settings.media_allow_private_hosts),
-            timeout=httpx.Timeout(settings.media_fetch_timeout_seconds, connect=5.0),
-            headers={"User-Agent": "instagram-service-media-check/1.0"},
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def get(self, url: str, *, field: str, max_bytes: int, head_only: int | None = None) -> Fetched:
-        if self._settings.synthetic_media and is_synthetic_host(url):
-            media = synthetic_media(url)
-            if media is None:
-                raise MediaInvalid(
-                    f"{field} could not be fetched: example.com media must end in .jpg, .jpeg, .png, .gif, "
-                    ".webp, .mp4 or .mov"
-                )
-            body = media.content if head_only is None else media.content[:head_only]
-            return Fetched(
-                url=url,
-                content=body,
-                content_type=media.content_type,
-                declared_size=len(media.content),
-                complete=head_only is None,
-            )
-        try:
-            return await fetch(self._client, url, field=field, max_bytes=max_bytes, head_only=head_only)
-        except FetchError as exc:
-            raise MediaInvalid(str(exc)) from exc
-
-    async def image(self, url: str, *, field: str) -> bytes:
-        fetched = await self.get(url, field=field, max_bytes=self._settings.media_max_image_bytes)
-        return fetched.content
-
-    async def video(self, url: str, *, field: str, story: bool = False) -> CheckedVideo:
-        """Size cap and a container sniff on the first bytes; Instagram downloads the whole video itself."""
-        limit = STORY_VIDEO_MAX_BYTES if story else self._settings.media_max_video_bytes
-        fetched = await self.get(url, field=field, max_bytes=limit, head_only=VIDEO_HEAD_BYTES)
-        size = (
-            fetched.declared_size
-            if fetched.declared_size is not None
-            else (len(fetched.content) if fetched.complete else None)
-        )
-        if size is not None and size > limit:
-            raise MediaInvalid(f"Video too large ({size // (1024 * 1024)} MB; max {limit // (1024 * 1024)} MB)")
-        info = sniff_video(fetched.content)
-        if info is None:
-            raise MediaInvalid("Invalid video format. Supported: MP4, MOV")
-        duration = info.duration_seconds
-        if duration is not None:
-            low, high = (3.0, 60.0) if story else (3.0, 15 * 60.0)
-            if not low <= duration <= high:
-                allowed = "3 to 60 seconds" if story else "3 seconds to 15 minutes"
-                kind = "a story video" if story else "a reel"
-                raise MediaInvalid(
-                    f"Video duration {duration:.1f} s is outside what Instagram accepts for {kind} ({allowed})"
-                )
-        return CheckedVideo(url=fetched.url, container=info.container, duration_seconds=duration, size=size)
 
 
 def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> PreparedImage:

@@ -1,8 +1,8 @@
-"""Synthetic media for `example.com` URLs, made without network, and a small MP4/MOV sniffer.
+"""Synthetic media for `example.com` URLs, made without network.
 
 The service's examples (and its tests) use URLs such as `https://example.com/photo.jpg`. Nothing answers
-there, so in sandbox mode both the service's media preparation and the sandbox's fetcher turn such a URL into
-deterministic bytes: the same URL always gives the same bytes. Rules, by the path's extension:
+there, so with SYNTHETIC_MEDIA both the service's media preparation and the sandbox's fetcher turn such a URL
+into deterministic bytes: the same URL always gives the same bytes. Rules, by the path's extension:
 
 - `.jpg`/`.jpeg`, `.png`, `.gif`, `.webp`: an image in that format (default 1080x1080) with a drawing on it;
 - `.mp4`/`.mov`: a small ISO-BMFF stream (`ftyp` with brand isom/qt, `moov` with `mvhd` and one video `tkhd`,
@@ -12,7 +12,7 @@ deterministic bytes: the same URL always gives the same bytes. Rules, by the pat
 Hints in the file name: `_200x200` sets the image (or video) size, `_90s` a video's duration
 (`https://example.com/clip_1080x1920_90s.mp4`).
 
-Only the standard library and Pillow are imported: the service imports this module too.
+Only the standard library and Pillow are imported: the service and the sandbox both use this module.
 """
 
 from __future__ import annotations
@@ -31,11 +31,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 __all__ = [
     "SyntheticMedia",
-    "VideoInfo",
     "build_video",
     "is_synthetic_host",
     "render_image",
-    "sniff_video",
     "synthetic_media",
 ]
 
@@ -62,37 +60,6 @@ _VIDEO_FORMATS: dict[str, tuple[Literal["mp4", "mov"], str]] = {
 _SIZE_HINT = re.compile(r"_(\d{1,6})x(\d{1,6})(?![0-9])", re.IGNORECASE)
 _DURATION_HINT = re.compile(r"_(\d{1,6}(?:\.\d{1,3})?)s(?![a-z0-9])", re.IGNORECASE)
 
-# ISO-BMFF major/compatible brands that mean "an MP4 video" (HEIF/AVIF images share the container: not these).
-_MP4_BRANDS = frozenset(
-    {
-        "isom",
-        "iso2",
-        "iso3",
-        "iso4",
-        "iso5",
-        "iso6",
-        "iso7",
-        "iso8",
-        "iso9",
-        "mp41",
-        "mp42",
-        "avc1",
-        "hvc1",
-        "M4V ",
-        "M4VH",
-        "M4VP",
-        "dash",
-        "3gp4",
-        "3gp5",
-        "3gp6",
-        "3g2a",
-        "MSNV",
-        "f4v ",
-        "mmp4",
-        "XAVC",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class SyntheticMedia:
@@ -103,17 +70,6 @@ class SyntheticMedia:
     width: int | None
     height: int | None
     duration_seconds: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class VideoInfo:
-    """What a sniff of a video's first bytes tells: container, and size and duration when `moov` is there."""
-
-    container: Literal["mp4", "mov"]
-    brand: str
-    duration_seconds: float | None
-    width: int | None = None
-    height: int | None = None
 
 
 def is_synthetic_host(url: str) -> bool:
@@ -263,95 +219,3 @@ def build_video(width: int, height: int, duration_seconds: float, container: Lit
     seed = hashlib.sha256(f"{width}x{height}:{duration}:{container}".encode()).digest()
     mdat = _box(b"mdat", seed * 64)
     return ftyp + moov + mdat
-
-
-def sniff_video(head: bytes) -> VideoInfo | None:
-    """Read the container brand (and duration/size when `moov` is in `head`); None when it isn't MP4/MOV."""
-    boxes = list(_iter_boxes(head, 0, len(head)))
-    if not boxes or boxes[0][0] != b"ftyp":
-        return None
-    _, start, end = boxes[0]
-    ftyp = head[start:end]
-    if len(ftyp) < 8:
-        return None
-    major = ftyp[:4].decode("latin-1")
-    compatible = {ftyp[i : i + 4].decode("latin-1") for i in range(8, len(ftyp) - 3, 4)}
-    container: Literal["mp4", "mov"]
-    if major == "qt  ":
-        container = "mov"
-    elif major in _MP4_BRANDS:
-        container = "mp4"
-    elif "qt  " in compatible:
-        container = "mov"
-    elif compatible & _MP4_BRANDS:
-        container = "mp4"
-    else:
-        return None
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-    for kind, start, end in boxes[1:]:
-        if kind != b"moov":
-            continue
-        for child, child_start, child_end in _iter_boxes(head, start, end):
-            if child == b"mvhd":
-                duration = _mvhd_duration(head[child_start:child_end])
-            elif child == b"trak" and width is None:
-                for grandchild, g_start, g_end in _iter_boxes(head, child_start, child_end):
-                    if grandchild == b"tkhd":
-                        width, height = _tkhd_size(head[g_start:g_end])
-        break
-    return VideoInfo(container, major, duration, width, height)
-
-
-def _iter_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(kind, payload start, payload end) of the boxes between start and end that are entirely in `data`."""
-    boxes: list[tuple[bytes, int, int]] = []
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        header = 8
-        if size == 1:
-            if offset + 16 > end:
-                break
-            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header:
-            break
-        payload_end = offset + size
-        if payload_end > end:
-            # A box running past the bytes we have (a head read): keep its start, its complete children count.
-            boxes.append((kind, offset + header, end))
-            break
-        boxes.append((kind, offset + header, payload_end))
-        offset = payload_end
-    return boxes
-
-
-def _mvhd_duration(payload: bytes) -> float | None:
-    if len(payload) < 20:
-        return None
-    version = payload[0]
-    if version == 1:
-        if len(payload) < 32:
-            return None
-        timescale, duration = struct.unpack(">IQ", payload[20:32])
-        unknown = duration == 0xFFFFFFFFFFFFFFFF
-    else:
-        timescale, duration = struct.unpack(">II", payload[12:20])
-        unknown = duration == 0xFFFFFFFF
-    if timescale == 0 or unknown:
-        return None
-    seconds: float = duration / timescale
-    return seconds
-
-
-def _tkhd_size(payload: bytes) -> tuple[int | None, int | None]:
-    version = payload[0] if payload else 0
-    offset = 88 if version == 1 else 76
-    if len(payload) < offset + 8:
-        return None, None
-    width, height = struct.unpack(">II", payload[offset : offset + 8])
-    return width >> 16, height >> 16
