@@ -25,7 +25,7 @@ run: install
 	LOG_JSON=$${LOG_JSON:-false} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
 
 worker: install
-	$(BIN)/arq app.worker.WorkerSettings
+	$(BIN)/arq app.jobs.worker.WorkerSettings
 
 sandbox: install
 	$(BIN)/python -m app.sandbox --port 8100

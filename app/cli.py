@@ -34,13 +34,13 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 
 async def _with_context(work: Callable[[Any], Awaitable[dict[str, int]]]) -> int:
-    from app import tasks
     from app.context import build_context
-    from app.jobs import InProcessJobQueue
+    from app.jobs import registry
+    from app.jobs.queue import InProcessJobQueue
 
     settings = load_settings()
     # In sandbox mode this process reaches the running API's emulator over HTTP (PUBLIC_BASE_URL/sandbox).
-    ctx = build_context(settings, jobs=InProcessJobQueue(specs=tasks.JOBS), role="cli")
+    ctx = build_context(settings, jobs=InProcessJobQueue(specs=registry.JOBS), role="cli")
     try:
         result = await work(ctx)
     finally:

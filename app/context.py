@@ -17,7 +17,7 @@ from app.crypto import TokenCipher
 from app.db import create_engine, create_sessionmaker
 from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
-from app.jobs import JobQueue
+from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
 

@@ -11,13 +11,13 @@ import httpx
 from arq import ArqRedis
 from fastapi import FastAPI
 
-from app import tasks
 from app.config import Settings, get_settings
 from app.context import AppContext, build_context
 from app.docs_ui import install_docs
 from app.errors import install_error_handlers
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
-from app.jobs import ArqJobQueue, InProcessJobQueue, JobQueue
+from app.jobs import registry
+from app.jobs.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from app.migrations import upgrade_to_head_async
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
@@ -44,7 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = ArqRedis.from_url(settings.redis_url)
         jobs = ArqJobQueue(redis)
     else:
-        in_process = InProcessJobQueue(specs=tasks.JOBS, crons=tasks.CRONS)
+        in_process = InProcessJobQueue(specs=registry.JOBS, crons=registry.CRONS)
         jobs = in_process
     sandbox_transport = None
     if app.state.sandbox_app is not None:

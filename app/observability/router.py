@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.dependencies import ContextDep
+from app.jobs.heartbeat import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
 from app.observability.metrics import WORKER_HEARTBEAT, render_metrics
-from app.worker_heartbeat import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
 
 router = APIRouter(tags=["operations"])
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from arq import Retry
 
-from app.jobs import CronSpec, InProcessJobQueue, JobSpec
+from app.jobs.crons import CronSpec
+from app.jobs.queue import InProcessJobQueue, JobSpec
 
 
 def test_cron_next_run() -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 from redis.asyncio import Redis
 
-from app.worker_heartbeat import HEARTBEAT_KEY
+from app.jobs.heartbeat import HEARTBEAT_KEY
 from tests.conftest import JWT_SECRET, TOKEN_KEY, auth_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            "worker": [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
+            "worker": [sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"],
         }
 
     def start(self, name: str) -> None:

@@ -1,4 +1,4 @@
-"""Background jobs: one set of job functions, run by the arq worker or, without Redis, in-process.
+"""The job queue: one set of job functions, run by the arq worker or, without Redis, in-process.
 
 Job functions have arq's signature, `async def job(ctx: dict[str, Any], *args) -> Any`, may raise
 `arq.Retry(defer=...)` to run again later, and must be idempotent (arq may run a job more than once).
@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from arq import ArqRedis, Retry
 from arq.jobs import Job
 
+from app.jobs.crons import CronSpec, JobFunction
 from app.observability.metrics import JOBS
 
 logger = logging.getLogger(__name__)
-
-JobFunction = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -36,31 +35,6 @@ class JobSpec:
     @property
     def name(self) -> str:
         return self.function.__name__
-
-
-@dataclass(frozen=True)
-class CronSpec:
-    """A periodic job: runs at the given minutes of the given hours (None: every hour / every minute)."""
-
-    function: JobFunction
-    hours: frozenset[int] | None = None
-    minutes: frozenset[int] | None = None
-    run_at_startup: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.function.__name__
-
-    def next_run(self, after: datetime) -> datetime:
-        """The first matching minute strictly after `after` (second 0, UTC)."""
-        candidate = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for _ in range(60 * 24 * 2):
-            if (self.hours is None or candidate.hour in self.hours) and (
-                self.minutes is None or candidate.minute in self.minutes
-            ):
-                return candidate
-            candidate += timedelta(minutes=1)
-        raise ValueError(f"cron {self.name} never runs")
 
 
 class JobQueue(Protocol):
@@ -182,9 +156,6 @@ class InProcessJobQueue:
         except Exception:
             JOBS.labels(spec.name, "error").inc()
             logger.exception("cron job failed", extra={"job": spec.name})
-
-    def is_running(self, job_id: str) -> bool:
-        return job_id in self._running
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until no job is queued or running (tests use it to observe the end state)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.accounts.tasks import refresh_tokens
 from app.insights.tasks import refresh_insights
-from app.jobs import CronSpec, JobSpec
+from app.jobs.crons import CronSpec
+from app.jobs.queue import JobSpec
 from app.publishing.tasks import publish_post, sweep_posts
 
 JOBS: list[JobSpec] = [
