@@ -25,8 +25,8 @@ def get_app_context(request: Request) -> AppContext:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed before the response is sent, rolled back on any error.
 
-    Services only flush; this boundary commits. (Publishing commits its posts itself before it runs or
-    enqueues them, so no job ever starts for a post that was rolled back.)
+    Services only flush; this boundary commits. (A publishing request commits its record phase itself
+    before it runs or enqueues the posts, so no job ever starts for a post that was rolled back.)
     """
     ctx = get_app_context(request)
     async with ctx.sessionmaker() as session:
@@ -38,7 +38,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
 
 
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ContextDep = Annotated[AppContext, Depends(get_app_context)]
 # scope="function": the exit code (the commit) runs before the response is sent, so a failed commit
 # is an error answer, never a success answer for data that was not saved.

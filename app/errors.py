@@ -7,7 +7,6 @@ leaves the process, and neither does a traceback.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,12 +58,6 @@ class Unauthorized(AppError):
         self.headers.setdefault("WWW-Authenticate", "Bearer")
 
 
-class Forbidden(AppError):
-    status_code = 403
-    code = "forbidden"
-    message = "Forbidden"
-
-
 class NotFound(AppError):
     status_code = 404
     code = "not_found"
@@ -75,23 +68,6 @@ class Conflict(AppError):
     status_code = 409
     code = "conflict"
     message = "Conflict"
-
-
-class TooManyRequests(AppError):
-    status_code = 429
-    code = "rate_limited"
-    message = "Rate limit exceeded. Please try again later."
-
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        seconds = max(1, math.ceil(retry_after)) if retry_after is not None else 60
-        super().__init__(message, retry_after=seconds, **kwargs)
-        self.headers.setdefault("Retry-After", str(seconds))
-
-
-class BadGateway(AppError):
-    status_code = 502
-    code = "instagram_unavailable"
-    message = "Instagram did not answer properly. Please try again later."
 
 
 class ServiceUnavailable(AppError):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import failures
 from app import instagram as ig
 from app.accounts import service
 from app.accounts.models import Account, AccountStatus
@@ -15,9 +16,6 @@ from app.accounts.oauth_state import consume_state, issue_state, read_state
 from app.context import AppContext
 from app.db import utcnow
 from app.errors import BadRequest, Conflict
-from app.instagram_failures import InstagramReauthRequired, to_app_error
-
-T = TypeVar("T")
 
 
 def authorize_url(ctx: AppContext, user_id: str) -> tuple[str, timedelta]:
@@ -44,7 +42,7 @@ async def connect_account(session: AsyncSession, ctx: AppContext, *, state: str,
         long = await ctx.instagram.exchange_long_lived(short.access_token.get_secret_value())
         profile = await ctx.instagram.get_me(long.access_token.get_secret_value())
     except ig.InstagramError as exc:
-        raise to_app_error(exc) from exc
+        raise failures.instagram_error(exc) from exc
     now = utcnow()
     account = await service.upsert_connected(
         session,
@@ -71,13 +69,12 @@ def require_usable(account: Account) -> None:
             f"Account {account.id} is disconnected. Connect it again to use it.", code="account_disconnected"
         )
     if account.status == AccountStatus.NEEDS_REAUTH:
-        raise InstagramReauthRequired(account.id)
+        raise failures.reauth_required(account.id)
 
 
-async def with_account_token(
-    session: AsyncSession, ctx: AppContext, account: Account, call: Callable[[str], Awaitable[T]]
-) -> T:
-    """Run `call(token)` against Instagram for `account`, mapping failures to answers.
+@asynccontextmanager
+async def instagram_token(session: AsyncSession, ctx: AppContext, account: Account) -> AsyncIterator[str]:
+    """The account's token for calls to Instagram made inside the block, their failures turned into answers.
 
     The request's transaction is committed first: no transaction (nor pooled connection) is held open
     while Instagram takes its time. A dead token marks the account `needs_reauth`.
@@ -87,13 +84,30 @@ async def with_account_token(
     assert token is not None
     await session.commit()
     try:
-        return await call(token)
+        yield token
     except ig.TokenInvalid as exc:
         await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
         account.status = AccountStatus.NEEDS_REAUTH
-        raise InstagramReauthRequired(account.id) from exc
+        raise failures.reauth_required(account.id) from exc
     except ig.InstagramError as exc:
-        raise to_app_error(exc, account_id=account.id) from exc
+        raise failures.instagram_error(exc, account_id=account.id) from exc
+
+
+async def read_profile(session: AsyncSession, ctx: AppContext, account: Account) -> ig.InstagramProfile:
+    """The account's live profile, also copied onto its row (the cached profile, saved with the request)."""
+    async with instagram_token(session, ctx, account) as token:
+        profile = await ctx.instagram.get_user(token, account.ig_user_id)
+    service.apply_profile(account, profile)
+    session.add(account)
+    return profile
+
+
+async def recent_media(
+    session: AsyncSession, ctx: AppContext, account: Account, *, limit: int, after: str | None
+) -> ig.MediaPage:
+    """One page of the account's media, newest first, read live."""
+    async with instagram_token(session, ctx, account) as token:
+        return await ctx.instagram.list_media(token, account.ig_user_id, limit=limit, after=after)
 
 
 def media_type_label(media: ig.InstagramMedia) -> str | None:

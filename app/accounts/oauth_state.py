@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,3 +92,9 @@ async def consume_state(session: AsyncSession, state: OAuthState) -> OAuthStateU
     except IntegrityError as exc:
         raise InvalidState("OAuth state was already used: start the connection again") from exc
     return use
+
+
+async def delete_spent(session: AsyncSession, *, expired_before: datetime) -> int:
+    """Forget spent states that expired before then: past their expiry a replay fails on the signature anyway."""
+    result = await session.execute(delete(OAuthStateUse).where(OAuthStateUse.expires_at < expired_before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

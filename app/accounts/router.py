@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.accounts import flows, service
+from app.accounts import disconnect, flows, service
 from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
 from app.accounts.oauth_state import InvalidState
 from app.accounts.schemas import (
@@ -25,7 +25,6 @@ from app.db import utcnow
 from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, BadRequest, error_responses
 from app.openapi import API_PREFIX
-from app.publishing import service as publishing_service
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -145,8 +144,7 @@ async def get_account(account: OwnedAccount) -> AccountOut:
 async def disconnect_account(session: SessionDep, account: OwnedAccount) -> MessageOut:
     """Destroys the stored token, marks the account inactive and cancels its scheduled posts.
     Its published posts and their analytics are kept."""
-    service.disconnect(account)
-    await publishing_service.cancel_posts_of_account(session, account.id, reason="account disconnected")
+    await disconnect.disconnect_account(session, account)
     return MessageOut(message="Account disconnected successfully")
 
 
@@ -160,11 +158,7 @@ async def disconnect_account(session: SessionDep, account: OwnedAccount) -> Mess
 async def account_info(session: SessionDep, ctx: ContextDep, account: OwnedAccountQuery) -> AccountInfo:
     """Read from Instagram now (and cached on the account): `bio` is Instagram's `biography`,
     `following_count` its `follows_count`."""
-    profile = await flows.with_account_token(
-        session, ctx, account, lambda token: ctx.instagram.get_user(token, account.ig_user_id)
-    )
-    service.apply_profile(account, profile)
-    session.add(account)
+    profile = await flows.read_profile(session, ctx, account)
     return AccountInfo(
         id=profile.user_id,
         username=profile.username,
@@ -195,12 +189,7 @@ async def recent_media(
 ) -> MediaPage:
     """Newest first, read live from Instagram. `likes` is `like_count`, `comments` is `comments_count`,
     reels are reported as `REELS`; `next_cursor` is null on the last page."""
-    page = await flows.with_account_token(
-        session,
-        ctx,
-        account,
-        lambda token: ctx.instagram.list_media(token, account.ig_user_id, limit=limit, after=after),
-    )
+    page = await flows.recent_media(session, ctx, account, limit=limit, after=after)
     return MediaPage(
         posts=[
             MediaItem(

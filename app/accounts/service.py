@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import Account, AccountStatus
@@ -101,21 +101,19 @@ async def upsert_connected(
     account.token_refreshed_at = None
     account.token_expires_at = token_expires_at
     account.scopes = list(scopes)
-    account.status = AccountStatus.ACTIVE
-    account.status_reason = None
     account.disconnected_at = None
-    account.updated_at = now
-    await session.flush()
+    await change_status(session, account, AccountStatus.ACTIVE, None)
     return account
 
 
-def disconnect(account: Account) -> None:
-    """Destroy the token and mark the account disconnected; its posts and analytics stay."""
-    account.access_token_encrypted = None
-    account.token_expires_at = None
-    account.status = AccountStatus.DISCONNECTED
-    account.status_reason = "disconnected by the user"
-    account.disconnected_at = utcnow()
+async def change_status(session: AsyncSession, account: Account, status: AccountStatus, reason: str | None) -> None:
+    """Every change of an account's status is written here, in the caller's transaction (one place to
+    hook what must happen with it: connected, needs re-authentication, disconnected)."""
+    account.status = status
+    account.status_reason = reason
+    account.updated_at = utcnow()
+    session.add(account)
+    await session.flush()
 
 
 def access_token(account: Account, cipher: TokenCipher) -> str | None:
@@ -129,10 +127,20 @@ async def mark_needs_reauth(sessionmaker: async_sessionmaker[AsyncSession], acco
     """Record, in its own committed unit of work, that Instagram no longer accepts the account's token.
 
     Its own transaction because the request that found out is about to answer an error (and roll back).
+    Only an active account changes: a disconnected one stays disconnected.
     """
     async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(Account)
-            .where(Account.id == account_id, Account.status == AccountStatus.ACTIVE)
-            .values(status=AccountStatus.NEEDS_REAUTH, status_reason=reason, updated_at=utcnow())
-        )
+        account = await session.scalar(select(Account).where(Account.id == account_id).with_for_update())
+        if account is not None and account.status == AccountStatus.ACTIVE:
+            await change_status(session, account, AccountStatus.NEEDS_REAUTH, reason)
+
+
+async def get(session: AsyncSession, account_id: int) -> Account | None:
+    """The account with this id, whoever owns it (for work that starts from a record that names it)."""
+    return await session.scalar(select(Account).where(Account.id == account_id))
+
+
+async def get_many(session: AsyncSession, account_ids: Sequence[int]) -> list[Account]:
+    """The accounts with these ids, whoever owns them."""
+    result = await session.scalars(select(Account).where(Account.id.in_(account_ids)).order_by(Account.id))
+    return list(result.all())

@@ -1,4 +1,5 @@
-"""The daily token refresh: long-lived tokens renewed well before their 60 days run out (example 4)."""
+"""Account jobs: the daily token refresh (long-lived tokens renewed well before their 60 days run out, example 4)
+and the hourly purge of spent OAuth states."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from app import instagram as ig
-from app.accounts import service
+from app.accounts import oauth_state, service
 from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
@@ -100,3 +101,10 @@ async def refresh_tokens(ctx: dict[str, Any]) -> dict[str, int]:
     """Daily: refresh the long-lived tokens that would expire within 10 days."""
     app: AppContext = ctx["app"]
     return (await refresh_expiring_tokens(app)).as_dict()
+
+
+async def purge_oauth_states(ctx: dict[str, Any]) -> int:
+    """Hourly: drop spent OAuth states a day past their expiry (single use needs them only until then)."""
+    app: AppContext = ctx["app"]
+    async with unit_of_work(app.sessionmaker) as session:
+        return await oauth_state.delete_spent(session, expired_before=utcnow() - timedelta(days=1))

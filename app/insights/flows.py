@@ -7,18 +7,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instagram as ig
+from app.accounts import flows as accounts_flows
 from app.accounts import service as accounts_service
 from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
+from app.errors import AppError
 from app.insights import service
 from app.insights.models import PostAnalytics
+from app.insights.schemas import AccountInsights, PostInsights
 from app.observability.metrics import REFRESH_FAILURES
-from app.publishing.models import Post, PostKind, PostStatus
+from app.publishing.models import Post, PostKind
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,11 @@ ACCOUNT_METRICS = (
     "profile_links_taps",
     "follows_and_unfollows",
 )
-PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "days_28": timedelta(days=28)}
+Period = Literal["day", "week", "days_28"]
+PERIODS: dict[Period, timedelta] = {"day": timedelta(days=1), "week": timedelta(days=7), "days_28": timedelta(days=28)}
+# Answers that leave stored figures meaningful: Instagram slow, throttled, refusing the media id, or the
+# account disconnected since. A dead token or a missing permission needs the user, so it stays an error.
+_STALE_OK = frozenset({400, 409, 429, 502})
 
 
 async def fetch_and_record(ctx: AppContext, post: Post, token: str) -> PostAnalytics:
@@ -47,6 +55,32 @@ async def fetch_and_record(ctx: AppContext, post: Post, token: str) -> PostAnaly
     figures = service.figures_from_metrics(metrics)
     async with unit_of_work(ctx.sessionmaker) as session:
         return await service.record(session, post.id, figures, utcnow())
+
+
+async def post_insights(session: AsyncSession, ctx: AppContext, post: Post) -> PostInsights:
+    """A published post's figures read live and stored; the last stored ones, marked stale, when Instagram fails."""
+    account = await accounts_service.get(session, post.account_id)
+    assert account is not None
+    try:
+        async with accounts_flows.instagram_token(session, ctx, account) as token:
+            stored = await fetch_and_record(ctx, post, token)
+    except AppError as exc:
+        previous = await service.latest(session, post.id)
+        if previous is None or exc.status_code not in _STALE_OK:
+            raise
+        return service.to_post_insights(post, previous, stale_reason=exc.message)
+    return service.to_post_insights(post, stored)
+
+
+async def account_insights(session: AsyncSession, ctx: AppContext, account: Account, period: Period) -> AccountInsights:
+    """The account's totals over the window ending now, read live."""
+    until = utcnow()
+    since = until - PERIODS[period]
+    async with accounts_flows.instagram_token(session, ctx, account) as token:
+        metrics = await ctx.instagram.get_account_insights(
+            token, account.ig_user_id, metrics=ACCOUNT_METRICS, since=since, until=until
+        )
+    return AccountInsights(account_id=account.id, period=period, since=since, until=until, metrics=metrics)
 
 
 @dataclass
@@ -67,14 +101,7 @@ async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None
     """
     since = utcnow() - timedelta(days=ctx.settings.insights_refresh_days)
     async with ctx.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(Post, Account)
-                .join(Account, Account.id == Post.account_id)
-                .where(Post.status == PostStatus.PUBLISHED, Post.published_at > since, Post.media_id.is_not(None))
-                .order_by(Post.published_at.desc())
-            )
-        ).all()
+        rows = await service.published_since(session, since)
     report = RefreshReport()
     dead_accounts: set[int] = set()
     semaphore = asyncio.Semaphore(ctx.settings.insights_refresh_concurrency)

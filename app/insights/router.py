@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 
-from app.accounts import flows as accounts_flows
 from app.accounts.dependencies import OwnedAccountQuery
-from app.accounts.models import Account
-from app.auth.dependencies import CurrentUser
-from app.db import utcnow
 from app.dependencies import ContextDep, SessionDep
-from app.errors import AppError, Conflict, NotFound, error_responses
+from app.errors import error_responses
 from app.insights import flows, service
+from app.insights.dependencies import InsightsPost, PublishedPost
 from app.insights.schemas import AccountInsights, InsightsHistory, PostInsights
 from app.openapi import API_PREFIX
-from app.publishing import service as publishing_service
-from app.publishing.models import Post, PostStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["insights"])
-
-# Answers that leave stored figures meaningful: Instagram slow, throttled, refusing the media id, or the
-# account disconnected since. A dead token or a missing permission needs the user, so it stays an error.
-_STALE_OK = frozenset({400, 409, 429, 502})
-
-PostId = Annotated[int, Path(ge=1, description="The post's db_id")]
-
-
-async def _published_post(session: SessionDep, user: CurrentUser, db_id: int) -> Post:
-    post = await publishing_service.get_owned(session, user.id, db_id)
-    if post is None:
-        raise NotFound("Post not found", code="post_not_found")
-    return post
 
 
 # Registered before "/{db_id}/insights", which would otherwise match "/account/insights" first.
@@ -47,21 +28,11 @@ async def account_insights(
     session: SessionDep,
     ctx: ContextDep,
     account: OwnedAccountQuery,
-    period: Annotated[Literal["day", "week", "days_28"], Query(description="The window ending now")] = "day",
+    period: Annotated[flows.Period, Query(description="The window ending now")] = "day",
 ) -> AccountInsights:
     """Totals over the window (reach, views, likes, comments, shares, saves, replies, total interactions,
     accounts engaged, profile link taps, follows and unfollows), read live from Instagram."""
-    until = utcnow()
-    since = until - flows.PERIODS[period]
-    metrics = await accounts_flows.with_account_token(
-        session,
-        ctx,
-        account,
-        lambda token: ctx.instagram.get_account_insights(
-            token, account.ig_user_id, metrics=flows.ACCOUNT_METRICS, since=since, until=until
-        ),
-    )
-    return AccountInsights(account_id=account.id, period=period, since=since, until=until, metrics=metrics)
+    return await flows.account_insights(session, ctx, account, period)
 
 
 @router.get(
@@ -80,30 +51,11 @@ async def account_insights(
         },
     ),
 )
-async def post_insights(session: SessionDep, ctx: ContextDep, user: CurrentUser, db_id: PostId) -> PostInsights:
+async def post_insights(session: SessionDep, ctx: ContextDep, post: PublishedPost) -> PostInsights:
     """Read live with the metric set valid for the post's kind, stored as the latest figures and appended to
     the history. `impressions` is filled from `views`. When Instagram fails and figures are stored, they are
     answered with `stale: true` and their `updated_at` instead of an error."""
-    post = await _published_post(session, user, db_id)
-    if post.status != PostStatus.PUBLISHED:
-        raise Conflict(f"Post is not published yet (status: {post.status})", code="not_published")
-    if post.media_id is None:
-        raise Conflict(
-            "Post was published but Instagram did not return its media id, so it has no insights",
-            code="media_id_unknown",
-        )
-    account = await session.scalar(select(Account).where(Account.id == post.account_id))
-    assert account is not None
-    try:
-        stored = await accounts_flows.with_account_token(
-            session, ctx, account, lambda token: flows.fetch_and_record(ctx, post, token)
-        )
-    except AppError as exc:
-        previous = await service.latest(session, post.id)
-        if previous is None or exc.status_code not in _STALE_OK:
-            raise
-        return service.to_post_insights(post, previous, stale_reason=exc.message)
-    return service.to_post_insights(post, stored)
+    return await flows.post_insights(session, ctx, post)
 
 
 @router.get(
@@ -112,8 +64,7 @@ async def post_insights(session: SessionDep, ctx: ContextDep, user: CurrentUser,
     response_model=InsightsHistory,
     responses=error_responses(401, 404),
 )
-async def post_insights_history(session: SessionDep, user: CurrentUser, db_id: PostId) -> InsightsHistory:
+async def post_insights_history(session: SessionDep, post: InsightsPost) -> InsightsHistory:
     """Every stored snapshot, oldest first: one per read and per background refresh (0, 6, 12, 18 h UTC)."""
-    post = await _published_post(session, user, db_id)
     snapshots = await service.history(session, post.id)
     return InsightsHistory(db_id=post.id, post_id=post.media_id, snapshots=[service.to_snapshot(s) for s in snapshots])

@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.models import Account
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.insights.schemas import InsightsSnapshot, PostInsights
-from app.publishing.models import Post, PostKind
+from app.publishing.models import Post, PostKind, PostStatus
 
 # Instagram's media_product_type for each kind of post (it decides which metrics exist).
 PRODUCT_TYPES = {
@@ -93,6 +94,17 @@ async def record(session: AsyncSession, post_id: int, figures: Figures, now: dat
     session.add(AnalyticsSnapshot(post_id=post_id, captured_at=now, **_values(figures)))
     await session.flush()
     return latest
+
+
+async def published_since(session: AsyncSession, since: datetime) -> list[tuple[Post, Account]]:
+    """Posts published since then with a known media id, newest first, each with its account."""
+    rows = await session.execute(
+        select(Post, Account)
+        .join(Account, Account.id == Post.account_id)
+        .where(Post.status == PostStatus.PUBLISHED, Post.published_at > since, Post.media_id.is_not(None))
+        .order_by(Post.published_at.desc())
+    )
+    return [(post, account) for post, account in rows]
 
 
 async def latest(session: AsyncSession, post_id: int) -> PostAnalytics | None:

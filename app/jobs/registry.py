@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.accounts.tasks import refresh_tokens
+from app.accounts.tasks import purge_oauth_states, refresh_tokens
 from app.insights.tasks import refresh_insights
 from app.jobs.crons import CronSpec
 from app.jobs.queue import JobSpec
@@ -20,4 +20,5 @@ CRONS: list[CronSpec] = [
     CronSpec(sweep_posts, run_at_startup=True),
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
+    CronSpec(purge_oauth_states, minutes=frozenset({45})),
 ]

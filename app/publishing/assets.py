@@ -13,20 +13,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
 from app.dependencies import SessionDep
 from app.errors import NotFound
 from app.media.images import PreparedImage
-from app.publishing.models import MediaAsset, PostAsset
+from app.publishing import repository
+from app.publishing.models import MediaAsset
 
 router = APIRouter(tags=["operations"])
 
 
 def new_asset_id() -> str:
+    """32 random bytes: the id is the secret that lets Instagram fetch the image anonymously."""
     return secrets.token_urlsafe(32)
 
 
@@ -34,24 +34,18 @@ def public_url(settings: Settings, asset_id: str) -> str:
     return f"{settings.public_base_url}/media/{asset_id}.jpg"
 
 
-def add_asset(session: AsyncSession, asset_id: str, image: PreparedImage, *, expires_at: datetime) -> None:
-    session.add(
-        MediaAsset(
-            id=asset_id,
-            content_type=image.content_type,
-            content=image.content,
-            size=len(image.content),
-            width=image.width,
-            height=image.height,
-            created_at=utcnow(),
-            expires_at=expires_at,
-        )
+def new_asset(asset_id: str, image: PreparedImage, *, expires_at: datetime) -> MediaAsset:
+    """The stored row of a prepared image."""
+    return MediaAsset(
+        id=asset_id,
+        content_type=image.content_type,
+        content=image.content,
+        size=len(image.content),
+        width=image.width,
+        height=image.height,
+        created_at=utcnow(),
+        expires_at=expires_at,
     )
-
-
-def link_assets(session: AsyncSession, post_id: int, asset_ids: list[str]) -> None:
-    for asset_id in dict.fromkeys(asset_ids):
-        session.add(PostAsset(post_id=post_id, asset_id=asset_id))
 
 
 @router.get(
@@ -70,7 +64,7 @@ async def serve_asset(
     """Serves the JPEG this service prepared for a post (converted, resized, story text drawn) until the
     post is published. No authentication: the id itself is the secret."""
     asset_id = asset_name.removesuffix(".jpg")
-    asset = await session.scalar(select(MediaAsset).where(MediaAsset.id == asset_id))
+    asset = await repository.get_asset(session, asset_id)
     if asset is None or asset.expires_at < utcnow():
         raise NotFound("Media not found", code="media_not_found")
     return Response(

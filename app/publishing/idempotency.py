@@ -15,13 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import unit_of_work, utcnow
+from app.db import utcnow
 from app.errors import BadRequest, Conflict
 from app.publishing.models import IdempotencyKey
 
@@ -29,11 +26,13 @@ MAX_KEY_LENGTH = 255
 
 
 def fingerprint(endpoint: str, body: BaseModel) -> str:
+    """The request as the key remembers it: endpoint and canonical body, hashed."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{endpoint}\n{canonical}".encode()).hexdigest()
 
 
 def check_key(key: str | None) -> str | None:
+    """The header's key, trimmed, or a 400 naming the rule."""
     if key is None:
         return None
     key = key.strip()
@@ -42,19 +41,8 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-async def find(session: AsyncSession, user_id: str, key: str) -> IdempotencyKey | None:
-    """The live record for this key (an expired one is deleted and reads as absent)."""
-    record = await session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    )
-    if record is not None and record.expires_at <= utcnow():
-        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record.id))
-        await session.flush()
-        return None
-    return record
-
-
 def ensure_same_request(record: IdempotencyKey, endpoint: str, request_hash: str) -> None:
+    """A key is for one request: the same key with another body, or on another endpoint, is a 409."""
     if record.endpoint != endpoint or record.request_hash != request_hash:
         raise Conflict(
             "This Idempotency-Key was already used with a different request. Use a new key for a new request.",
@@ -62,12 +50,10 @@ def ensure_same_request(record: IdempotencyKey, endpoint: str, request_hash: str
         )
 
 
-async def create(
-    session: AsyncSession, *, user_id: str, key: str, endpoint: str, request_hash: str, ttl_seconds: int
-) -> IdempotencyKey:
-    """Add the key to the current unit of work (a concurrent duplicate fails at commit: IntegrityError)."""
+def new_key(*, user_id: str, key: str, endpoint: str, request_hash: str, ttl_seconds: int) -> IdempotencyKey:
+    """The key's record, stored with the posts it creates (`repository.add_key`)."""
     now = utcnow()
-    record = IdempotencyKey(
+    return IdempotencyKey(
         user_id=user_id,
         key=key,
         endpoint=endpoint,
@@ -75,25 +61,3 @@ async def create(
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
     )
-    session.add(record)
-    await session.flush()
-    return record
-
-
-async def store_answer(sessionmaker: async_sessionmaker[AsyncSession], record_id: int, status: int, body: Any) -> None:
-    async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.id == record_id)
-            .values(response_status=status, response_body=body)
-        )
-
-
-async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with unit_of_work(sessionmaker) as session:
-        result = await session.execute(
-            delete(IdempotencyKey)
-            .where(IdempotencyKey.expires_at <= utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]

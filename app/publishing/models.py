@@ -6,10 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.db import Base, BigIntPK, JSONType, utcnow
+from app.publishing.media_items import MEDIA_ITEMS, MediaItem
 
 
 class PostKind(StrEnum):
@@ -34,6 +38,22 @@ ACTIVE_STATUSES = (PostStatus.SCHEDULED, PostStatus.PENDING, PostStatus.CONTAINE
 FINAL_STATUSES = (PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED)
 
 
+class MediaItemsJSON(TypeDecorator[list[MediaItem]]):
+    """`posts.media`: plain JSON in the database (JSONB on PostgreSQL), typed media items in the code."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(postgresql.JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: list[MediaItem] | None, dialect: Dialect) -> Any:
+        return None if value is None else MEDIA_ITEMS.dump_python(value, mode="json", exclude_none=True)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[MediaItem] | None:
+        return None if value is None else MEDIA_ITEMS.validate_python(value)
+
+
 class Post(Base):
     """One publication to one account. The row is the truth; jobs only move it forward."""
 
@@ -49,10 +69,10 @@ class Post(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
     caption: Mapped[str | None] = mapped_column(Text)
-    # What the client asked for (URLs, hashtags, text...), kept for display and retries.
+    # What the client asked for, as JSON: read back as its request model (`schemas.stored_request`).
     request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # What Instagram is given: prepared media (URLs served by this service or the original video URLs).
-    media: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    media: Mapped[list[MediaItem]] = mapped_column(MediaItemsJSON, default=list)
     # Carousel children containers, saved one by one as they are created.
     children: Mapped[list[str]] = mapped_column(JSONType, default=list)
     container_id: Mapped[str | None] = mapped_column(String(64))

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentUser
+from app.auth.tokens import AuthenticatedUser
+from app.context import AppContext
 from app.dependencies import ContextDep, SessionDep
-from app.errors import Conflict, NotFound, error_responses
+from app.errors import AppError, Conflict, error_responses
 from app.openapi import API_PREFIX
-from app.publishing import flows, service
-from app.publishing.models import Post, PostKind, PostStatus
-from app.publishing.schemas import (
-    BatchPostCreate,
+from app.publishing import answers, repository, running
+from app.publishing.answers import (
     BatchResult,
-    CarouselCreate,
     PostCancelled,
-    PostCreate,
     PostCreated,
     PostOut,
     PostPage,
     PublishAccepted,
-    ReelCreate,
     ReelCreated,
-    StoryCreate,
     StoryCreated,
 )
+from app.publishing.dependencies import OwnedPost
+from app.publishing.models import PostKind, PostStatus
+from app.publishing.schemas import AnyRequest, BatchPostCreate, CarouselCreate, PostCreate, ReelCreate, StoryCreate
+from app.publishing.submit import Submission, publish
 
 router = APIRouter(prefix=API_PREFIX, tags=["publishing"])
 
@@ -75,16 +77,45 @@ def _wants_async(prefer: str | None) -> bool:
     return bool(prefer) and "respond-async" in (prefer or "").lower()
 
 
-async def _submit(
+def _respond(answer: answers.Answer | AppError) -> Response:
+    if isinstance(answer, AppError):
+        raise answer
+    return answer.response()
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """What every publishing POST shares: the request's unit of work, the caller, and the two headers."""
+
+    session: AsyncSession
+    ctx: AppContext
+    user: AuthenticatedUser
+    idempotency_key: str | None
+    respond_async: bool
+
+    async def __call__(self, endpoint: str, request: AnyRequest) -> Response:
+        answer = await publish(
+            self.session,
+            self.ctx,
+            self.user,
+            Submission(endpoint, request),
+            idempotency_key=self.idempotency_key,
+            respond_async=self.respond_async,
+        )
+        return _respond(answer)
+
+
+async def publisher(
     session: SessionDep,
     ctx: ContextDep,
     user: CurrentUser,
-    submission: flows.Submission,
-    key: str | None,
-    prefer: str | None,
-) -> JSONResponse:
-    answer = await flows.submit(session, ctx, user, submission, idempotency_key=key, respond_async=_wants_async(prefer))
-    return answer.response()
+    idempotency_key: IdempotencyKeyHeader = None,
+    prefer: PreferHeader = None,
+) -> Publisher:
+    return Publisher(session, ctx, user, idempotency_key, _wants_async(prefer))
+
+
+PublisherDep = Annotated[Publisher, Depends(publisher)]
 
 
 @router.post(
@@ -94,19 +125,10 @@ async def _submit(
     response_model=PostCreated,
     responses={**_accepted("Scheduled, or still publishing (see status_url)"), **_PUBLISH_ERRORS},
 )
-async def create_post(
-    body: PostCreate,
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKeyHeader = None,
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def create_post(body: PostCreate, publisher: PublisherDep) -> Response:
     """Checks the image (JPEG or PNG, at least 320x320, feed aspect 4:5 to 1.91:1), converts it to the JPEG
     Instagram takes, appends the hashtags to the caption and publishes now (201), or at `scheduled_at` (202)."""
-    return await _submit(
-        session, ctx, user, flows.Submission(PostKind.FEED, "POST /posts", body), idempotency_key, prefer
-    )
+    return await publisher("POST /posts", body)
 
 
 @router.post(
@@ -116,18 +138,9 @@ async def create_post(
     response_model=StoryCreated,
     responses={**_accepted("Scheduled, or still publishing"), **_PUBLISH_ERRORS},
 )
-async def create_story(
-    body: StoryCreate,
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKeyHeader = None,
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def create_story(body: StoryCreate, publisher: PublisherDep) -> Response:
     """`text` is drawn onto the image by the service (Instagram's API has no text stickers)."""
-    return await _submit(
-        session, ctx, user, flows.Submission(PostKind.STORY, "POST /stories", body), idempotency_key, prefer
-    )
+    return await publisher("POST /stories", body)
 
 
 @router.post(
@@ -140,19 +153,10 @@ async def create_story(
         **_PUBLISH_ERRORS,
     },
 )
-async def create_reel(
-    body: ReelCreate,
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKeyHeader = None,
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def create_reel(body: ReelCreate, publisher: PublisherDep) -> Response:
     """Handed to the worker (video processing takes a while). Waits up to REEL_WAIT_SECONDS (30 s) and answers
     201 when published, else 202 with `db_id`, `status` and `status_url`. `thumbnail_url` becomes the cover."""
-    return await _submit(
-        session, ctx, user, flows.Submission(PostKind.REEL, "POST /reels", body), idempotency_key, prefer
-    )
+    return await publisher("POST /reels", body)
 
 
 @router.post(
@@ -162,23 +166,9 @@ async def create_reel(
     response_model=PostCreated,
     responses={**_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
 )
-async def create_carousel(
-    body: CarouselCreate,
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKeyHeader = None,
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def create_carousel(body: CarouselCreate, publisher: PublisherDep) -> Response:
     """Every image is checked like a feed post's; videos are sniffed (MP4/MOV) and processed by Instagram."""
-    return await _submit(
-        session,
-        ctx,
-        user,
-        flows.Submission(PostKind.CAROUSEL, "POST /carousels", body),
-        idempotency_key,
-        prefer,
-    )
+    return await publisher("POST /carousels", body)
 
 
 @router.post(
@@ -193,25 +183,11 @@ async def create_carousel(
         **error_responses(400, 401, 404, 409),
     },
 )
-async def batch_post(
-    body: BatchPostCreate,
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKeyHeader = None,
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def batch_post(body: BatchPostCreate, publisher: PublisherDep) -> Response:
     """To all your connected accounts, or to `account_ids`; accounts are published concurrently (at most
     BATCH_CONCURRENCY at once) and each result is saved as it happens. One account failing never affects
     the others; retry a failed one with POST /posts/{db_id}/retry."""
-    return await _submit(
-        session,
-        ctx,
-        user,
-        flows.Submission(PostKind.FEED, "POST /batch-post", body, batch=True),
-        idempotency_key,
-        prefer,
-    )
+    return await publisher("POST /batch-post", body)
 
 
 @router.get("/posts", summary="List posts", response_model=PostPage, responses=error_responses(400, 401))
@@ -225,19 +201,10 @@ async def list_posts(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> PostPage:
     """Your posts, newest first."""
-    posts, next_cursor = await service.list_owned(
+    posts, next_cursor = await repository.list_owned(
         session, user.id, account_id=account_id, status=status, kind=kind, before_id=cursor, limit=limit
     )
-    return PostPage(
-        posts=[service.to_post_out(p) for p in posts], next_cursor=str(next_cursor) if next_cursor else None
-    )
-
-
-async def _owned_post(session: SessionDep, user: CurrentUser, db_id: int) -> Post:
-    post = await service.get_owned(session, user.id, db_id)
-    if post is None:
-        raise NotFound("Post not found", code="post_not_found")
-    return post
+    return PostPage(posts=[answers.post_out(p) for p in posts], next_cursor=str(next_cursor) if next_cursor else None)
 
 
 @router.get(
@@ -246,10 +213,10 @@ async def _owned_post(session: SessionDep, user: CurrentUser, db_id: int) -> Pos
     response_model=PostOut,
     responses=error_responses(401, 404),
 )
-async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostOut:
+async def get_post(post: OwnedPost) -> PostOut:
     """State, Instagram ids, schedule, last error, attempts. For an unfinished post, `error` is the last
     problem met (throttling, a full quota) and `next_attempt_at` when it is tried again."""
-    return service.to_post_out(await _owned_post(session, user, db_id))
+    return answers.post_out(post)
 
 
 @router.delete(
@@ -258,17 +225,16 @@ async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int,
     response_model=PostCancelled,
     responses=error_responses(401, 404, 409),
 )
-async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostCancelled:
+async def cancel_post(session: SessionDep, post: OwnedPost) -> PostCancelled:
     """Cancels a post that has not started publishing (scheduled, or waiting to start). A post that is being
     published or already is answers 409: Instagram's API cannot delete feed posts."""
-    post = await _owned_post(session, user, db_id)
-    if not await service.cancel_post(session, post):
+    if not await repository.cancel(session, post):
         raise Conflict(
             f"Post {post.id} cannot be cancelled: it is {post.status.replace('_', ' ')}",
             code="not_cancellable",
             status=post.status,
         )
-    return PostCancelled(post=service.to_post_out(post))
+    return PostCancelled(post=answers.post_out(post))
 
 
 @router.post(
@@ -278,16 +244,9 @@ async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[i
     response_model=PostCreated,
     responses={**_accepted("Still publishing, or handed to the worker"), **_PUBLISH_ERRORS},
 )
-async def retry_post(
-    session: SessionDep,
-    ctx: ContextDep,
-    user: CurrentUser,
-    db_id: Annotated[int, Path(ge=1)],
-    prefer: PreferHeader = None,
-) -> JSONResponse:
+async def retry_post(session: SessionDep, ctx: ContextDep, post: OwnedPost, prefer: PreferHeader = None) -> Response:
     """Safe by construction: the post resumes from its saved state, reading its container's status first, so a
     post that Instagram did publish is recorded as published and never published twice."""
-    post = await _owned_post(session, user, db_id)
     if post.status != PostStatus.FAILED:
         raise Conflict(
             f"Only failed posts can be retried; post {post.id} is {post.status.replace('_', ' ')}",
@@ -295,7 +254,6 @@ async def retry_post(
             status=post.status,
         )
     await session.commit()
-    if not await flows.reset_for_retry(ctx, post):
+    if not await running.reset_for_retry(ctx, post):
         raise Conflict(f"Post {post.id} is no longer failed", code="not_retryable")
-    result = await flows.run_post(ctx, post, respond_async=_wants_async(prefer))
-    return flows.single_answer(result).response()
+    return _respond(answers.single(await running.run_post(ctx, post.id, respond_async=_wants_async(prefer))))

@@ -1,13 +1,23 @@
-"""Request and response shapes of the publishing routes (the seed's §2–4 and example 2)."""
+"""Request shapes of the publishing routes (the seed's §2–4 and example 2), one typed model per kind of post.
+
+Each model is the post's truth from the request to the Instagram call: it says which media it needs
+(`media_needed`), which caption Instagram gets, and which container its prepared media make (`container`).
+It is stored on the post as JSON and read back as the same model (`stored_request`).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.media.images import ImageUse
+from app.publishing import containers
+from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoNeed
+from app.publishing.models import PostKind
 
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
@@ -62,15 +72,31 @@ def check_caption(caption: str | None) -> None:
         raise ValueError(f"caption has {mentions} @mentions; Instagram allows {MAX_MENTIONS}")
 
 
-class _Publication(BaseModel):
+class PublishRequest(BaseModel):
+    """What every publishing request shares; each kind says what media it needs and what container it makes."""
+
+    kind: ClassVar[PostKind]
+
     scheduled_at: AwareDatetime | None = Field(
         default=None,
         description="Publish later: ISO 8601 with an offset, in the future (e.g. 2026-12-01T09:00:00+09:00). "
         "Answers 202 with the scheduled post.",
     )
 
+    def media_needed(self) -> list[MediaNeed]:
+        """The media to fetch, check and prepare, in the order `container` reads them back."""
+        raise NotImplementedError
 
-class _Captioned(_Publication):
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order)."""
+        raise NotImplementedError
+
+    def instagram_caption(self) -> str | None:
+        """The caption Instagram receives (none for stories: Instagram takes no caption for them)."""
+        return None
+
+
+class _Captioned(PublishRequest):
     caption: str | None = Field(default=None, max_length=MAX_CAPTION)
     hashtags: list[Hashtag] = Field(
         default_factory=list,
@@ -83,8 +109,12 @@ class _Captioned(_Publication):
         check_caption(compose_caption(self.caption, self.hashtags))
         return self
 
-    def full_caption(self) -> str | None:
+    def instagram_caption(self) -> str | None:
         return compose_caption(self.caption, self.hashtags)
+
+
+def _feed_image(url: str, alt_text: str | None) -> list[MediaNeed]:
+    return [ImageNeed("image_url", url, ImageUse.FEED, "image", alt_text=alt_text)]
 
 
 class PostCreate(_Captioned):
@@ -108,12 +138,20 @@ class PostCreate(_Captioned):
         }
     )
 
+    kind: ClassVar[PostKind] = PostKind.FEED
+
     account_id: int = Field(ge=1)
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
 
+    def media_needed(self) -> list[MediaNeed]:
+        return _feed_image(self.image_url, self.alt_text)
 
-class StoryCreate(_Publication):
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        return containers.ImagePost(media[0].url, caption, self.alt_text)
+
+
+class StoryCreate(PublishRequest):
     """A story: one image (optionally with text drawn onto it) or one video (seed §3)."""
 
     model_config = ConfigDict(
@@ -127,6 +165,8 @@ class StoryCreate(_Publication):
             ]
         }
     )
+
+    kind: ClassVar[PostKind] = PostKind.STORY
 
     account_id: int = Field(ge=1)
     image_url: MediaUrl | None = None
@@ -147,6 +187,17 @@ class StoryCreate(_Publication):
             raise ValueError("text can only be drawn onto an image story")
         return self
 
+    def media_needed(self) -> list[MediaNeed]:
+        if self.image_url:
+            return [ImageNeed("image_url", self.image_url, ImageUse.STORY, "image", text=self.text)]
+        assert self.video_url is not None
+        return [VideoNeed("video_url", self.video_url, "video", story=True)]
+
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        if isinstance(media[0], ImageItem):
+            return containers.Story(image_url=media[0].url)
+        return containers.Story(video_url=media[0].url)
+
 
 class ReelCreate(_Captioned):
     """A reel (seed §4); `thumbnail_url` becomes the cover."""
@@ -164,10 +215,22 @@ class ReelCreate(_Captioned):
         }
     )
 
+    kind: ClassVar[PostKind] = PostKind.REEL
+
     account_id: int = Field(ge=1)
     video_url: MediaUrl
     thumbnail_url: MediaUrl | None = Field(default=None, description="Cover image (JPEG or PNG).")
     share_to_feed: bool = Field(default=True, description="Also show the reel in the profile's feed grid.")
+
+    def media_needed(self) -> list[MediaNeed]:
+        needs: list[MediaNeed] = [VideoNeed("video_url", self.video_url, "video")]
+        if self.thumbnail_url:
+            needs.append(ImageNeed("thumbnail_url", self.thumbnail_url, ImageUse.COVER, "cover"))
+        return needs
+
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        cover = media[1].url if len(media) > 1 else None
+        return containers.Reel(media[0].url, caption, cover, self.share_to_feed)
 
 
 class CarouselItem(BaseModel):
@@ -204,8 +267,30 @@ class CarouselCreate(_Captioned):
         }
     )
 
+    kind: ClassVar[PostKind] = PostKind.CAROUSEL
+
     account_id: int = Field(ge=1)
     items: list[CarouselItem] = Field(min_length=2, max_length=10)
+
+    def media_needed(self) -> list[MediaNeed]:
+        needs: list[MediaNeed] = []
+        for index, item in enumerate(self.items):
+            if item.image_url:
+                field = f"items[{index}].image_url"
+                needs.append(ImageNeed(field, item.image_url, ImageUse.CAROUSEL, "item", alt_text=item.alt_text))
+            else:
+                assert item.video_url is not None
+                needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item"))
+        return needs
+
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        items = tuple(
+            containers.CarouselItem(image_url=medium.url, alt_text=item.alt_text)
+            if isinstance(medium, ImageItem)
+            else containers.CarouselItem(video_url=medium.url)
+            for item, medium in zip(self.items, media, strict=True)
+        )
+        return containers.Carousel(items, caption)
 
 
 class BatchPostCreate(_Captioned):
@@ -223,6 +308,8 @@ class BatchPostCreate(_Captioned):
         }
     )
 
+    kind: ClassVar[PostKind] = PostKind.FEED
+
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000)
     account_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
@@ -232,187 +319,25 @@ class BatchPostCreate(_Captioned):
         description="A subset of your accounts; all your active accounts when absent.",
     )
 
+    def media_needed(self) -> list[MediaNeed]:
+        return _feed_image(self.image_url, self.alt_text)
 
-# --- answers ---------------------------------------------------------------------------------------
-
-
-class PostCreated(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message": "Post created successfully",
-                    "post_id": "17892456789123456",
-                    "db_id": 42,
-                    "status": "published",
-                    "permalink": "https://www.instagram.com/p/C1a2b3c4d5/",
-                }
-            ]
-        }
-    )
-
-    message: str
-    post_id: str | None
-    db_id: int
-    status: str
-    permalink: str | None = None
+    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+        return containers.ImagePost(media[0].url, caption, self.alt_text)
 
 
-class StoryCreated(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message": "Story created successfully",
-                    "story_id": "17892456789123789",
-                    "db_id": 44,
-                    "status": "published",
-                }
-            ]
-        }
-    )
+SingleRequest = PostCreate | StoryCreate | ReelCreate | CarouselCreate
+AnyRequest = SingleRequest | BatchPostCreate
 
-    message: str
-    story_id: str | None
-    db_id: int
-    status: str
-    permalink: str | None = None
+_SINGLE: Mapping[PostKind, type[SingleRequest]] = {
+    PostKind.FEED: PostCreate,
+    PostKind.STORY: StoryCreate,
+    PostKind.REEL: ReelCreate,
+    PostKind.CAROUSEL: CarouselCreate,
+}
 
 
-class ReelCreated(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message": "Reel created successfully",
-                    "reel_id": "17892456789123999",
-                    "db_id": 43,
-                    "status": "published",
-                }
-            ]
-        }
-    )
-
-    message: str
-    reel_id: str | None
-    db_id: int
-    status: str
-    permalink: str | None = None
-
-
-class PublishAccepted(BaseModel):
-    """202: scheduled, or still being published; follow `status_url`."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message": "Reel accepted; publishing continues in the background",
-                    "db_id": 43,
-                    "status": "container_created",
-                    "status_url": "/api/sns/instagram/posts/43",
-                    "scheduled_at": None,
-                }
-            ]
-        }
-    )
-
-    message: str
-    db_id: int
-    status: str
-    status_url: str
-    scheduled_at: datetime | None = None
-
-
-class PostOut(BaseModel):
-    """A post's whole state."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "db_id": 42,
-                    "account_id": 1,
-                    "kind": "feed",
-                    "status": "published",
-                    "post_id": "17892456789123456",
-                    "permalink": "https://www.instagram.com/p/C1a2b3c4d5/",
-                    "caption": "Check out this amazing product! 🚀",
-                    "container_id": "17889455560051444",
-                    "scheduled_at": None,
-                    "published_at": "2026-11-27T10:00:03Z",
-                    "error": None,
-                    "error_code": None,
-                    "retryable": False,
-                    "attempts": 1,
-                    "next_attempt_at": None,
-                    "batch_id": None,
-                    "created_at": "2026-11-27T10:00:00Z",
-                    "updated_at": "2026-11-27T10:00:03Z",
-                    "media": [{"type": "image", "source_url": "https://example.com/product.jpg"}],
-                }
-            ]
-        }
-    )
-
-    db_id: int
-    account_id: int
-    kind: str
-    status: str
-    post_id: str | None = Field(description="Instagram's media id once published")
-    permalink: str | None
-    caption: str | None
-    container_id: str | None
-    scheduled_at: datetime | None
-    published_at: datetime | None
-    error: str | None
-    error_code: str | None
-    retryable: bool = Field(description="True when POST /posts/{db_id}/retry may succeed")
-    attempts: int
-    next_attempt_at: datetime | None
-    batch_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    media: list[dict[str, Any]]
-
-
-class PostCancelled(BaseModel):
-    message: str = "Post cancelled"
-    post: PostOut
-
-
-class PostPage(BaseModel):
-    posts: list[PostOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
-
-
-class BatchResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "account": "john_doe",
-                    "account_id": 1,
-                    "status": "success",
-                    "post_id": "17892456789123456",
-                    "db_id": 42,
-                },
-                {
-                    "account": "marketing_team",
-                    "account_id": 2,
-                    "status": "failed",
-                    "db_id": 43,
-                    "error": "Access token expired. Please re-authenticate.",
-                    "code": "instagram_reauth_required",
-                },
-            ]
-        }
-    )
-
-    account: str
-    account_id: int
-    status: str = Field(description="success, failed, scheduled or pending (still publishing)")
-    db_id: int | None = None
-    post_id: str | None = None
-    error: str | None = None
-    code: str | None = None
+def stored_request(kind: str, data: Mapping[str, object], *, batch: bool) -> AnyRequest:
+    """A post's request, read back from its JSON as the model it was made from."""
+    model: type[AnyRequest] = BatchPostCreate if batch else _SINGLE[PostKind(kind)]
+    return model.model_validate(data)

@@ -7,15 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from arq import Retry
-from sqlalchemy import delete, select
 
-from app.accounts.models import OAuthStateUse
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
-from app.publishing import idempotency, service
-from app.publishing.flows import PUBLISH_JOB, job_id
-from app.publishing.models import Post
-from app.publishing.publisher import Mode, advance_post
+from app.publishing import repository
+from app.publishing.outcomes import Mode
+from app.publishing.running import enqueue
+from app.publishing.state_machine import advance_post
 
 logger = logging.getLogger(__name__)
 
@@ -36,31 +34,23 @@ async def sweep_posts(ctx: dict[str, Any]) -> int:
     """Every minute: enqueue every unfinished post that is due (or about to be) and not being worked on.
 
     The database is the truth; this is what makes a lost job, a flushed Redis or a killed process
-    harmless. Enqueueing is idempotent (one job id per post). Also drops expired prepared media,
-    idempotency keys and spent OAuth states.
+    harmless. Enqueueing is idempotent (one job id per post). Also drops expired prepared media and
+    idempotency keys.
     """
     app: AppContext = ctx["app"]
     now = utcnow()
     enqueued = 0
     async with unit_of_work(app.sessionmaker) as session:
-        query = (
-            select(Post.id, Post.next_attempt_at)
-            .where(service.due_filter(now, SWEEP_HORIZON))
-            .order_by(Post.next_attempt_at)
-            .limit(SWEEP_BATCH)
+        # Several workers may sweep at once: on PostgreSQL each takes the rows the others are not holding.
+        due = await repository.due(
+            session, now, SWEEP_HORIZON, limit=SWEEP_BATCH, skip_locked=not app.settings.is_sqlite
         )
-        if not app.settings.is_sqlite:
-            # Several workers may sweep at once: each takes the rows the others are not holding.
-            query = query.with_for_update(skip_locked=True, of=Post)
-        rows = (await session.execute(query)).all()
-        for row in rows:
-            defer_until = row.next_attempt_at if row.next_attempt_at and row.next_attempt_at > now else None
-            if await app.jobs.enqueue(PUBLISH_JOB, row.id, job_id=job_id(row.id), defer_until=defer_until):
+        for post_id, next_attempt_at in due:
+            if await enqueue(app, post_id, at=next_attempt_at if next_attempt_at and next_attempt_at > now else None):
                 enqueued += 1
-    await service.delete_expired_assets(app.sessionmaker)
-    await idempotency.delete_expired(app.sessionmaker)
     async with unit_of_work(app.sessionmaker) as session:
-        await session.execute(delete(OAuthStateUse).where(OAuthStateUse.expires_at < now - timedelta(days=1)))
+        await repository.delete_expired_assets(session)
+        await repository.delete_expired_keys(session)
     if enqueued:
         logger.info("sweeper enqueued posts", extra={"count": enqueued})
     return enqueued

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from app.db import utcnow
 from app.main import app_context
 from app.publishing.models import Post
-from app.publishing.publisher import Mode, advance_post
+from app.publishing.state_machine import Mode, advance_post
 from tests.conftest import auth_headers
 from tests.support import API, connect_account, future, published
 

@@ -260,7 +260,7 @@ async def test_prepared_media_are_served_then_removed(pg_app_and_client: tuple[F
     async with app_context(app).sessionmaker() as session:
         post = await session.scalar(select(Post).where(Post.id == scheduled["db_id"]))
     assert post is not None
-    url = post.media[0]["url"]
+    url = post.media[0].url
     assert url.startswith("http://localhost:8000/media/") and url.endswith(".jpg")
     served = await client.get(url.removeprefix("http://localhost:8000"))
     assert served.status_code == 200

@@ -1,0 +1,38 @@
+"""Disconnecting an account: the token destroyed, the account marked, and what other domains hold for it stopped.
+
+Other domains depend on accounts, never the reverse: a domain that keeps work for an account (publishing's
+unpublished posts) registers what to do with `on_disconnect`, and it runs in the same transaction as the
+disconnection, so the account and its posts change together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service
+from app.accounts.models import Account, AccountStatus
+from app.db import utcnow
+
+# Called with the disconnecting transaction's session and the account's id.
+DisconnectHandler = Callable[[AsyncSession, int], Awaitable[object]]
+
+_handlers: list[DisconnectHandler] = []
+
+
+def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
+    """Run `handler` whenever an account is disconnected (registering the same handler twice runs it once)."""
+    if handler not in _handlers:
+        _handlers.append(handler)
+    return handler
+
+
+async def disconnect_account(session: AsyncSession, account: Account) -> None:
+    """Destroy the token and mark the account disconnected; its history stays, its pending work is stopped."""
+    account.access_token_encrypted = None
+    account.token_expires_at = None
+    account.disconnected_at = utcnow()
+    await service.change_status(session, account, AccountStatus.DISCONNECTED, "disconnected by the user")
+    for handler in _handlers:
+        await handler(session, account.id)

@@ -1,0 +1,89 @@
+"""The containers a post asks Instagram for, typed per kind, and the one call that creates each.
+
+A request model turns its prepared media into one of these (`PublishRequest.container`); the state machine
+only says "create it", whatever the kind. A carousel is the exception it must know about: its items are
+containers of their own, created (and saved) one by one before the carousel itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app import instagram as ig
+
+
+@dataclass(frozen=True)
+class ImagePost:
+    """A feed image."""
+
+    image_url: str
+    caption: str | None
+    alt_text: str | None
+
+    async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
+        return await client.create_image_container(
+            token, user_id, image_url=self.image_url, caption=self.caption, alt_text=self.alt_text
+        )
+
+
+@dataclass(frozen=True)
+class Story:
+    """An image or a video story (Instagram takes no caption for stories)."""
+
+    image_url: str | None = None
+    video_url: str | None = None
+
+    async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
+        if self.image_url is not None:
+            return await client.create_story_container(token, user_id, image_url=self.image_url)
+        return await client.create_story_container(token, user_id, video_url=self.video_url)
+
+
+@dataclass(frozen=True)
+class Reel:
+    """A reel, with its cover when one was given."""
+
+    video_url: str
+    caption: str | None
+    cover_url: str | None
+    share_to_feed: bool
+
+    async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
+        return await client.create_reel_container(
+            token,
+            user_id,
+            video_url=self.video_url,
+            caption=self.caption,
+            cover_url=self.cover_url,
+            share_to_feed=self.share_to_feed,
+        )
+
+
+@dataclass(frozen=True)
+class CarouselItem:
+    """One image or video of a carousel: a container of its own."""
+
+    image_url: str | None = None
+    video_url: str | None = None
+    alt_text: str | None = None
+
+    async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
+        if self.image_url is not None:
+            return await client.create_carousel_item_container(
+                token, user_id, image_url=self.image_url, alt_text=self.alt_text
+            )
+        return await client.create_carousel_item_container(token, user_id, video_url=self.video_url)
+
+
+@dataclass(frozen=True)
+class Carousel:
+    """2–10 items under one caption; created once every item's container exists."""
+
+    items: tuple[CarouselItem, ...]
+    caption: str | None
+
+    async def create(self, client: ig.InstagramClient, token: str, user_id: str, children: list[str]) -> str:
+        return await client.create_carousel_container(token, user_id, children=children, caption=self.caption)
+
+
+Container = ImagePost | Story | Reel | Carousel

@@ -1,0 +1,125 @@
+"""One runner at a time: a post is claimed with a lease, and every write checks the lease is still ours.
+
+The lease is two columns (`lease_owner`, `lease_until`). Claiming is one atomic UPDATE; each write of the
+state machine renews it, and a final state (or a wait handed back to the queue) gives it up in the same
+write. A runner that crashed simply lets its lease run out (PUBLISH_LEASE_SECONDS), and the sweeper hands
+the post to the next one. No transaction is ever held across a call to Instagram: each write is its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.accounts import service as accounts_service
+from app.accounts.models import Account
+from app.db import unit_of_work, utcnow
+from app.publishing import repository
+from app.publishing.models import FINAL_STATUSES, Post
+from app.publishing.outcomes import Outcome
+
+
+class LeaseLost(Exception):
+    """Another runner owns the post now (ours ran out): stop touching it."""
+
+
+class PostChanges(TypedDict, total=False):
+    """The columns the state machine writes."""
+
+    status: str
+    container_id: str | None
+    container_created_at: datetime | None
+    children: list[str]
+    publish_sent_at: datetime | None
+    media_id: str | None
+    published_at: datetime | None
+    error: str | None
+    error_code: str | None
+    retryable: bool
+    next_attempt_at: datetime | None
+    attempts: int
+
+
+def new_owner() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass
+class Lease:
+    """A runner's hold on one post; `post` is the runner's copy of the row, kept in step with every write."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    post: Post
+    owner: str
+    seconds: float
+    released: bool = False
+
+    async def save(
+        self, *, release_assets: bool = False, give_up: bool = False, **changes: Unpack[PostChanges]
+    ) -> None:
+        """Write `changes` in a unit of work of their own if the lease is still ours (raises LeaseLost),
+        renewing it, or giving it up with a final status or when `give_up` (the post waits for a job)."""
+        now = utcnow()
+        final = give_up or changes.get("status") in FINAL_STATUSES
+        lease_until = None if final else now + timedelta(seconds=self.seconds)
+        values: dict[str, object] = {**changes, "updated_at": now, "lease_until": lease_until}
+        if final:
+            values["lease_owner"] = None
+        async with unit_of_work(self.sessionmaker) as session:
+            if not await repository.update_leased(session, self.post.id, self.owner, values):
+                raise LeaseLost()
+            if release_assets:
+                await repository.release_assets(session, self.post.id)
+        self.released = final
+        for column, value in changes.items():
+            setattr(self.post, column, value)
+
+    async def release(self) -> None:
+        """Give the lease up without writing anything else (a run that ended without a verdict written)."""
+        if self.released:
+            return
+        async with unit_of_work(self.sessionmaker) as session:
+            await repository.update_leased(
+                session, self.post.id, self.owner, {"lease_until": None, "lease_owner": None}
+            )
+        self.released = True
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A post this runner holds, with its account as it was when claimed."""
+
+    post: Post
+    account: Account | None
+    owner: str
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession], post_id: int, lease_seconds: float
+) -> Claimed | Outcome:
+    """Take the post if it is active and nobody holds it; otherwise say it is final, or busy until when."""
+    owner = new_owner()
+    now = utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        if not await repository.claim(session, post_id, owner, now + timedelta(seconds=lease_seconds), now):
+            current = await repository.get(session, post_id)
+            if current is None or current.status in FINAL_STATUSES:
+                return Outcome("final")
+            remaining = (current.lease_until - now).total_seconds() if current.lease_until else 1.0
+            return Outcome("busy", max(1.0, remaining + 1.0))
+        post = await repository.get(session, post_id)
+        assert post is not None
+        account = await accounts_service.get(session, post.account_id)
+    return Claimed(post, account, owner)
+
+
+def hold_new(post: Post, owner: str, lease_seconds: float) -> None:
+    """Make a post that is being created already held by `owner`: the request that records it runs it at
+    once, so claiming it would be a transaction for nothing. Its first run is its first attempt."""
+    post.lease_owner = owner
+    post.lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    post.attempts = 1

@@ -1,0 +1,331 @@
+"""Every query of publishing: posts, their prepared media assets and idempotency keys.
+
+Functions take the caller's session and only flush: whoever opened the unit of work commits it (the
+request's boundary, a phase of the publishing request, or one step of the state machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, CursorResult, and_, case, delete, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.publishing.media_items import MediaItem
+from app.publishing.models import ACTIVE_STATUSES, IdempotencyKey, MediaAsset, Post, PostAsset, PostStatus
+
+# A scheduled post this close to its time is started now rather than deferred for a moment.
+SCHEDULE_TOLERANCE = timedelta(seconds=1)
+
+
+def _changed(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (`session.execute` is typed as returning a plain Result)."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount or 0)
+
+
+# --- reading posts -----------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, post_id: int) -> Post | None:
+    return await session.scalar(select(Post).where(Post.id == post_id))
+
+
+async def get_owned(session: AsyncSession, user_id: str, post_id: int) -> Post | None:
+    """The user's post with this id, or None (another user's post is None too)."""
+    return await session.scalar(select(Post).where(Post.id == post_id, Post.user_id == user_id))
+
+
+async def get_many(session: AsyncSession, post_ids: Sequence[int]) -> list[Post]:
+    """The posts with these ids, in the order asked."""
+    result = await session.scalars(select(Post).where(Post.id.in_(post_ids)))
+    by_id = {post.id: post for post in result.all()}
+    return [by_id[i] for i in post_ids if i in by_id]
+
+
+async def of_idempotency_key(session: AsyncSession, key_id: int) -> list[Post]:
+    """The posts a request made, in the order it made them."""
+    result = await session.scalars(select(Post).where(Post.idempotency_key_id == key_id).order_by(Post.id))
+    return list(result.all())
+
+
+async def statuses(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, str]:
+    rows = await session.execute(select(Post.id, Post.status).where(Post.id.in_(post_ids)))
+    return {row.id: row.status for row in rows}
+
+
+async def list_owned(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    account_id: int | None,
+    status: str | None,
+    kind: str | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[list[Post], int | None]:
+    """Newest first; returns a page and the cursor (an id) for the next one."""
+    query = select(Post).where(Post.user_id == user_id)
+    if account_id is not None:
+        query = query.where(Post.account_id == account_id)
+    if status is not None:
+        query = query.where(Post.status == status)
+    if kind is not None:
+        query = query.where(Post.kind == kind)
+    if before_id is not None:
+        query = query.where(Post.id < before_id)
+    rows = list((await session.scalars(query.order_by(Post.id.desc()).limit(limit + 1))).all())
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def due_filter(now: datetime, horizon: timedelta) -> ColumnElement[bool]:
+    """Posts a runner should look at: active, not leased, and due within `horizon`."""
+    return and_(
+        Post.status.in_(ACTIVE_STATUSES),
+        or_(Post.lease_until.is_(None), Post.lease_until < now),
+        or_(Post.next_attempt_at.is_(None), Post.next_attempt_at <= now + horizon),
+    )
+
+
+async def due(
+    session: AsyncSession, now: datetime, horizon: timedelta, *, limit: int, skip_locked: bool
+) -> list[tuple[int, datetime | None]]:
+    """(id, next attempt) of the posts due within `horizon`, soonest first; with `skip_locked`, only rows no
+    other transaction holds (so several sweepers share the work)."""
+    query = select(Post.id, Post.next_attempt_at).where(due_filter(now, horizon)).order_by(Post.next_attempt_at)
+    query = query.limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=Post)
+    return [(row.id, row.next_attempt_at) for row in await session.execute(query)]
+
+
+# --- the state machine's writes ------------------------------------------------------------------------
+
+
+async def claim(session: AsyncSession, post_id: int, owner: str, lease_until: datetime, now: datetime) -> bool:
+    """Take the lease on an active post nobody holds (an atomic UPDATE); a due scheduled post becomes pending
+    and the first run counts as the first attempt. False when it is final or held."""
+    result = await session.execute(
+        update(Post)
+        .where(
+            Post.id == post_id,
+            Post.status.in_(ACTIVE_STATUSES),
+            (Post.lease_until.is_(None)) | (Post.lease_until < now),
+        )
+        .values(
+            lease_until=lease_until,
+            lease_owner=owner,
+            status=case(
+                (
+                    and_(Post.status == PostStatus.SCHEDULED, Post.scheduled_at <= now + SCHEDULE_TOLERANCE),
+                    PostStatus.PENDING,
+                ),
+                else_=Post.status,
+            ),
+            attempts=case((Post.attempts == 0, 1), else_=Post.attempts),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result) == 1
+
+
+async def update_leased(session: AsyncSession, post_id: int, owner: str, values: Mapping[str, object]) -> bool:
+    """Write `values` if `owner` still holds the post's lease; False when another runner took it over."""
+    result = await session.execute(
+        update(Post)
+        .where(Post.id == post_id, Post.lease_owner == owner)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result) == 1
+
+
+async def set_permalink(session: AsyncSession, post_id: int, permalink: str) -> None:
+    await session.execute(update(Post).where(Post.id == post_id).values(permalink=permalink))
+
+
+async def published_times(session: AsyncSession, account_id: int, since: datetime) -> list[datetime]:
+    """When this service published for the account since then, oldest first (the quota's rolling window)."""
+    result = await session.scalars(
+        select(Post.published_at)
+        .where(Post.account_id == account_id, Post.published_at > since)
+        .order_by(Post.published_at)
+    )
+    return [published for published in result.all() if published is not None]
+
+
+async def claimed_media_ids(session: AsyncSession, account_id: int, media_ids: Sequence[str]) -> set[str]:
+    """Which of these Instagram media ids a post of the account already holds."""
+    result = await session.scalars(
+        select(Post.media_id).where(Post.account_id == account_id, Post.media_id.in_(media_ids))
+    )
+    return {media_id for media_id in result.all() if media_id is not None}
+
+
+# --- retrying and cancelling ---------------------------------------------------------------------------
+
+
+async def reset_failed(session: AsyncSession, post: Post, media: list[MediaItem] | None) -> bool:
+    """Put a failed post back in line (with re-prepared `media` when given); False when it is no longer failed."""
+    now = utcnow()
+    values: dict[str, object] = {
+        "status": PostStatus.CONTAINER_CREATED if post.container_id else PostStatus.PENDING,
+        "error": None,
+        "error_code": None,
+        "retryable": False,
+        "next_attempt_at": now,
+        "updated_at": now,
+        "attempts": Post.attempts + 1,
+    }
+    if media is not None:
+        values["media"] = media
+    result = await session.execute(
+        update(Post)
+        .where(Post.id == post.id, Post.status == PostStatus.FAILED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result) == 1
+
+
+async def cancel(session: AsyncSession, post: Post) -> bool:
+    """Cancel a post that has not started publishing; False when it is too late (or already final)."""
+    now = utcnow()
+    result = await session.execute(
+        update(Post)
+        .where(
+            Post.id == post.id,
+            Post.status.in_((PostStatus.SCHEDULED, PostStatus.PENDING)),
+            Post.container_id.is_(None),
+            or_(Post.lease_until.is_(None), Post.lease_until < now),
+        )
+        .values(
+            status=PostStatus.CANCELLED,
+            error="cancelled by the user",
+            error_code="cancelled",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if _changed(result) != 1:
+        return False
+    await session.refresh(post)
+    await release_assets(session, post.id)
+    return True
+
+
+async def cancel_posts_of_account(session: AsyncSession, account_id: int) -> int:
+    """Cancel the account's posts that have not been published and are not being published right now.
+
+    Without the token nothing else could happen to them; a post a runner holds at this moment finishes
+    with what it has (its runner sees the account disconnected, or has already published it).
+    """
+    now = utcnow()
+    held = or_(Post.lease_until.is_(None), Post.lease_until < now)
+    ids = list(
+        (
+            await session.scalars(
+                select(Post.id).where(Post.account_id == account_id, Post.status.in_(ACTIVE_STATUSES), held)
+            )
+        ).all()
+    )
+    if not ids:
+        return 0
+    await session.execute(
+        update(Post)
+        .where(Post.id.in_(ids), Post.status.in_(ACTIVE_STATUSES))
+        .values(
+            status=PostStatus.CANCELLED,
+            error="cancelled: account disconnected",
+            error_code="cancelled",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for post_id in ids:
+        await release_assets(session, post_id)
+    return len(ids)
+
+
+# --- prepared media assets -----------------------------------------------------------------------------
+
+
+def add_assets(session: AsyncSession, assets: Sequence[MediaAsset]) -> None:
+    session.add_all(assets)
+
+
+def link_assets(session: AsyncSession, post_id: int, asset_ids: Sequence[str]) -> None:
+    for asset_id in dict.fromkeys(asset_ids):
+        session.add(PostAsset(post_id=post_id, asset_id=asset_id))
+
+
+async def get_asset(session: AsyncSession, asset_id: str) -> MediaAsset | None:
+    return await session.scalar(select(MediaAsset).where(MediaAsset.id == asset_id))
+
+
+async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> bool:
+    if not asset_ids:
+        return True
+    found = await session.scalars(select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids)))
+    return len(set(found.all())) == len(set(asset_ids))
+
+
+async def release_assets(session: AsyncSession, post_id: int) -> None:
+    """Forget which assets the post used, and delete those no other unfinished post needs."""
+    asset_ids = list((await session.scalars(select(PostAsset.asset_id).where(PostAsset.post_id == post_id))).all())
+    if not asset_ids:
+        return
+    await session.execute(delete(PostAsset).where(PostAsset.post_id == post_id))
+    still_used = select(PostAsset.asset_id).where(PostAsset.asset_id == MediaAsset.id)
+    await session.execute(
+        delete(MediaAsset)
+        .where(MediaAsset.id.in_(asset_ids), ~exists(still_used))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_expired_assets(session: AsyncSession) -> int:
+    """Assets past their expiry, whoever used them (a failed post re-prepares its media on retry)."""
+    result = await session.execute(
+        delete(MediaAsset).where(MediaAsset.expires_at < utcnow()).execution_options(synchronize_session=False)
+    )
+    return _changed(result)
+
+
+# --- idempotency keys --------------------------------------------------------------------------------
+
+
+async def find_key(session: AsyncSession, user_id: str, key: str) -> IdempotencyKey | None:
+    """The live record for this key (an expired one is deleted and reads as absent)."""
+    record = await session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    if record is not None and record.expires_at <= utcnow():
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record.id))
+        await session.flush()
+        return None
+    return record
+
+
+async def add_key(session: AsyncSession, record: IdempotencyKey) -> None:
+    """Add the key to the unit of work (a concurrent duplicate fails at commit: IntegrityError)."""
+    session.add(record)
+    await session.flush()
+
+
+async def store_answer(session: AsyncSession, key_id: int, status: int, body: object) -> None:
+    await session.execute(
+        update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(response_status=status, response_body=body)
+    )
+
+
+async def delete_expired_keys(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at <= utcnow()).execution_options(synchronize_session=False)
+    )
+    return _changed(result)
