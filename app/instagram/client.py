@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, Self, TypeVar
-from urllib.parse import urlencode
 
 import httpx
 from pydantic import ValidationError
 
+from app.instagram.calls import segment, string_list
 from app.instagram.config import InstagramConfig, join_url
 from app.instagram.errors import (
     InstagramUnavailable,
@@ -36,16 +35,15 @@ from app.instagram.errors import (
 )
 from app.instagram.metrics import media_insight_metrics, reject_deprecated
 from app.instagram.models import (
-    ContainerStatus,
     InstagramMedia,
     InstagramProfile,
-    LongLivedToken,
     MediaPage,
-    PublishingLimit,
     ResponseShapeError,
-    ShortLivedToken,
     parse_insight_values,
 )
+from app.instagram.oauth import OAuthCalls
+from app.instagram.publishing import PublishingCalls
+from app.instagram.redaction import BearerToken, install_httpx_log_redaction, scrub, scrub_json
 from app.instagram.retry import RetryMode, RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -60,64 +58,19 @@ PROFILE_FIELDS = (
 MEDIA_FIELDS = (
     "id,caption,media_type,media_product_type,media_url,permalink,thumbnail_url,timestamp,like_count,comments_count"
 )
-CONTAINER_STATUS_FIELDS = "id,status_code,status"
-
 # Stories live 24 hours, so a handful of pages covers them; the cap only guards against a paging loop.
 _MAX_STORY_PAGES = 20
-# Ids go into URL paths; anything else could turn `123/media_publish` into a different endpoint.
-_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_.:-]+")
-_REDACTED = "[redacted]"
 # Without a connection, the request never left this process: it certainly had no effect.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Query parameters whose values are credentials: the token endpoints only accept them in the URL.
-_SECRET_QUERY = re.compile(r"(?<=[?&])(access_token|client_secret|code)=[^&#\s\"']*")
 
 CallObserver = Callable[[str, str, float], None]
 
 
-class BearerToken(httpx.Auth):
-    """Sends an access token as `Authorization: Bearer`, and never shows it in a repr."""
+class InstagramClient(OAuthCalls, PublishingCalls):
+    """Async client for graph.instagram.com and Instagram OAuth; see docs/instagram-client.md.
 
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerToken(<redacted>)"
-
-
-class _RedactSecretQuery(logging.Filter):
-    """Blank credential query parameters in httpx's log records.
-
-    httpx logs every request URL at INFO ("HTTP Request: GET https://…?access_token=…"), and
-    `/access_token` and `/refresh_access_token` take the token and the app secret only in the query.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_query(arg) for arg in record.args)
-        return True
-
-
-def _redact_query(arg: object) -> object:
-    if isinstance(arg, httpx.URL | str):
-        text = str(arg)
-        if _SECRET_QUERY.search(text):
-            return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}={_REDACTED}", text)
-    return arg
-
-
-def _install_httpx_log_redaction() -> None:
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactSecretQuery) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_RedactSecretQuery())
-
-
-class InstagramClient:
-    """Async client for graph.instagram.com and Instagram OAuth; see docs/instagram-client.md."""
+    OAuth and publishing operations come from their own modules (oauth.py, publishing.py); reads, insights
+    and the call machinery they all go through are here."""
 
     def __init__(
         self,
@@ -128,7 +81,7 @@ class InstagramClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
     ) -> None:
-        _install_httpx_log_redaction()
+        install_httpx_log_redaction()
         self._config = config
         self._policy = RetryPolicy(max_attempts=config.max_attempts, budget_seconds=config.retry_budget_seconds)
         self._on_call = on_call
@@ -161,76 +114,6 @@ class InstagramClient:
     ) -> None:
         await self.aclose()
 
-    # --- OAuth and tokens -------------------------------------------------------------------------
-
-    def authorize_url(self, *, redirect_uri: str, scopes: Sequence[str], state: str, force_reauth: bool = False) -> str:
-        """The Instagram login page to send the user to; it redirects back with `?code=…&state=…`."""
-        scope_list = _string_list(scopes, "scopes")
-        if not scope_list:
-            raise ValueError("at least one scope is required")
-        params = {
-            "client_id": self._config.app_id,
-            "redirect_uri": redirect_uri,
-            "response_type": "code",
-            "scope": ",".join(scope_list),
-            "state": state,
-        }
-        if force_reauth:
-            params["force_reauth"] = "true"
-        base = join_url(self._config.authorize_base_url, "oauth/authorize")
-        return f"{base}?{urlencode(params, safe=',')}"
-
-    async def exchange_code(self, code: str, *, redirect_uri: str) -> ShortLivedToken:
-        """Trade an authorization code for a one-hour token (retried only if no connection was made)."""
-        # Instagram appends `#_` to the redirect; browsers usually drop it, copy-paste does not.
-        code = code.removesuffix("#_")
-        form = {
-            "client_id": self._config.app_id,
-            "client_secret": self._config.app_secret,
-            "grant_type": "authorization_code",
-            "redirect_uri": redirect_uri,
-            "code": code,
-        }
-        return await self._call(
-            "exchange_code",
-            "POST",
-            join_url(self._config.token_base_url, "oauth/access_token"),
-            mode="connect_only",
-            form=form,
-            secrets=(code,),
-            parse=ShortLivedToken.from_api,
-        )
-
-    async def exchange_long_lived(self, short_token: str) -> LongLivedToken:
-        """Trade a short-lived token for a 60-day one."""
-        params = {
-            "grant_type": "ig_exchange_token",
-            "client_secret": self._config.app_secret,
-            "access_token": short_token,
-        }
-        return await self._call(
-            "exchange_long_lived",
-            "GET",
-            join_url(self._config.graph_base_url, "access_token"),
-            mode="safe",
-            params=params,
-            secrets=(short_token,),
-            parse=LongLivedToken.from_api,
-        )
-
-    async def refresh_token(self, long_token: str) -> LongLivedToken:
-        """Extend a long-lived token (at least 24 h old and unexpired) by another 60 days."""
-        params = {"grant_type": "ig_refresh_token", "access_token": long_token}
-        return await self._call(
-            "refresh_token",
-            "GET",
-            join_url(self._config.graph_base_url, "refresh_access_token"),
-            mode="safe",
-            params=params,
-            secrets=(long_token,),
-            parse=LongLivedToken.from_api,
-        )
-
     # --- Profiles and media -----------------------------------------------------------------------
 
     async def get_me(self, token: str) -> InstagramProfile:
@@ -243,7 +126,7 @@ class InstagramClient:
         """A professional account by its id."""
         return await self._graph_get(
             "get_user",
-            _segment(ig_user_id),
+            segment(ig_user_id),
             token,
             params={"fields": PROFILE_FIELDS},
             parse=InstagramProfile.from_api,
@@ -269,7 +152,7 @@ class InstagramClient:
         if before is not None:
             params["before"] = before
         return await self._graph_get(
-            "list_media", f"{_segment(ig_user_id)}/media", token, params=params, parse=MediaPage.from_api
+            "list_media", f"{segment(ig_user_id)}/media", token, params=params, parse=MediaPage.from_api
         )
 
     async def list_stories(self, token: str, ig_user_id: str) -> list[InstagramMedia]:
@@ -279,7 +162,7 @@ class InstagramClient:
         for _ in range(_MAX_STORY_PAGES):
             page = await self._graph_get(
                 "list_stories",
-                f"{_segment(ig_user_id)}/stories",
+                f"{segment(ig_user_id)}/stories",
                 token,
                 params=params,
                 parse=MediaPage.from_api,
@@ -294,147 +177,10 @@ class InstagramClient:
         """One media object by id."""
         return await self._graph_get(
             "get_media",
-            _segment(media_id),
+            segment(media_id),
             token,
             params={"fields": MEDIA_FIELDS},
             parse=InstagramMedia.model_validate,
-        )
-
-    # --- Publishing -------------------------------------------------------------------------------
-
-    async def create_image_container(
-        self,
-        token: str,
-        ig_user_id: str,
-        *,
-        image_url: str,
-        caption: str | None = None,
-        alt_text: str | None = None,
-    ) -> str:
-        """Create a feed image container; returns its id."""
-        form = _without_none({"image_url": image_url, "caption": caption, "alt_text": alt_text})
-        return await self._create_container("create_image_container", token, ig_user_id, form)
-
-    async def create_story_container(
-        self,
-        token: str,
-        ig_user_id: str,
-        *,
-        image_url: str | None = None,
-        video_url: str | None = None,
-    ) -> str:
-        """Create a story container from exactly one of an image or a video; returns its id."""
-        _exactly_one(image_url=image_url, video_url=video_url)
-        form = _without_none({"media_type": "STORIES", "image_url": image_url, "video_url": video_url})
-        return await self._create_container("create_story_container", token, ig_user_id, form)
-
-    async def create_reel_container(
-        self,
-        token: str,
-        ig_user_id: str,
-        *,
-        video_url: str,
-        caption: str | None = None,
-        cover_url: str | None = None,
-        share_to_feed: bool = True,
-        thumb_offset_ms: int | None = None,
-    ) -> str:
-        """Create a reel container; returns its id. Instagram prefers `cover_url` over `thumb_offset_ms`."""
-        form = _without_none(
-            {
-                "media_type": "REELS",
-                "video_url": video_url,
-                "caption": caption,
-                "cover_url": cover_url,
-                "share_to_feed": _bool(share_to_feed),
-                "thumb_offset": str(thumb_offset_ms) if thumb_offset_ms is not None else None,
-            }
-        )
-        return await self._create_container("create_reel_container", token, ig_user_id, form)
-
-    async def create_carousel_item_container(
-        self,
-        token: str,
-        ig_user_id: str,
-        *,
-        image_url: str | None = None,
-        video_url: str | None = None,
-        alt_text: str | None = None,
-    ) -> str:
-        """Create one carousel item (image or video); returns its id for `create_carousel_container`."""
-        _exactly_one(image_url=image_url, video_url=video_url)
-        if video_url is not None and alt_text is not None:
-            raise ValueError("alt_text is only accepted for images")
-        form = _without_none(
-            {
-                "is_carousel_item": "true",
-                # The one place VIDEO is still valid: standalone feed video was replaced by REELS in 2023.
-                "media_type": "VIDEO" if video_url is not None else None,
-                "image_url": image_url,
-                "video_url": video_url,
-                "alt_text": alt_text,
-            }
-        )
-        return await self._create_container("create_carousel_item_container", token, ig_user_id, form)
-
-    async def create_carousel_container(
-        self,
-        token: str,
-        ig_user_id: str,
-        *,
-        children: Sequence[str],
-        caption: str | None = None,
-    ) -> str:
-        """Create a carousel from 2 to 10 item containers; returns its id."""
-        child_ids = _string_list(children, "children")
-        # Checked here because Instagram's answer (2207028) arrives only after a round trip.
-        if not 2 <= len(child_ids) <= 10:
-            raise ValueError(f"a carousel needs 2 to 10 children, got {len(child_ids)}")
-        form = _without_none(
-            {
-                "media_type": "CAROUSEL",
-                "children": ",".join(_segment(child) for child in child_ids),
-                "caption": caption,
-            }
-        )
-        return await self._create_container("create_carousel_container", token, ig_user_id, form)
-
-    async def get_container_status(self, token: str, container_id: str) -> ContainerStatus:
-        """Where a container is: IN_PROGRESS, FINISHED (publishable), PUBLISHED, ERROR or EXPIRED."""
-
-        def parse(body: object) -> ContainerStatus:
-            if isinstance(body, Mapping) and body.get("id") is None:
-                body = {**body, "id": container_id}
-            return ContainerStatus.model_validate(body)
-
-        return await self._graph_get(
-            "get_container_status",
-            _segment(container_id),
-            token,
-            params={"fields": CONTAINER_STATUS_FIELDS},
-            parse=parse,
-        )
-
-    async def publish_container(self, token: str, ig_user_id: str, creation_id: str) -> str:
-        """Publish a FINISHED container; returns the new media id. Never retried, see retry.py."""
-        return await self._call(
-            "publish_container",
-            "POST",
-            self._graph_url(f"{_segment(ig_user_id)}/media_publish"),
-            mode="never",
-            bearer=token,
-            form={"creation_id": _segment(creation_id)},
-            parse=_id_of,
-        )
-
-    async def get_publishing_limit(self, token: str, ig_user_id: str) -> PublishingLimit:
-        """How much of the rolling 24-hour publishing quota is used, and its current total."""
-        return await self._graph_get(
-            "get_publishing_limit",
-            f"{_segment(ig_user_id)}/content_publishing_limit",
-            token,
-            params={"fields": "quota_usage,config"},
-            parse=PublishingLimit.from_api,
         )
 
     # --- Insights ---------------------------------------------------------------------------------
@@ -449,7 +195,7 @@ class InstagramClient:
         try:
             return await self._graph_get(
                 "get_media_insights",
-                f"{_segment(media_id)}/insights",
+                f"{segment(media_id)}/insights",
                 token,
                 params={"metric": ",".join(metrics)},
                 parse=parse_insight_values,
@@ -471,7 +217,7 @@ class InstagramClient:
         metric_type: str = "total_value",
     ) -> dict[str, int]:
         """Account metrics between `since` and `until` (aware datetimes); time series are summed."""
-        metric_list = _string_list(metrics, "metrics")
+        metric_list = string_list(metrics, "metrics")
         if not metric_list:
             raise ValueError("at least one metric is required")
         reject_deprecated(metric_list)
@@ -488,7 +234,7 @@ class InstagramClient:
         }
         return await self._graph_get(
             "get_account_insights",
-            f"{_segment(ig_user_id)}/insights",
+            f"{segment(ig_user_id)}/insights",
             token,
             params=params,
             parse=parse_insight_values,
@@ -510,18 +256,6 @@ class InstagramClient:
     ) -> T:
         return await self._call(
             operation, "GET", self._graph_url(path), mode="safe", bearer=token, params=params, parse=parse
-        )
-
-    async def _create_container(self, operation: str, token: str, ig_user_id: str, form: Mapping[str, str]) -> str:
-        # "safe": a duplicate container is never published, because only the id we return is.
-        return await self._call(
-            operation,
-            "POST",
-            self._graph_url(f"{_segment(ig_user_id)}/media"),
-            mode="safe",
-            bearer=token,
-            form=form,
-            parse=_id_of,
         )
 
     async def _call(
@@ -572,13 +306,13 @@ class InstagramClient:
         except httpx.RequestError as exc:  # timeouts, network and protocol errors, undecodable bodies
             # `from None`: the httpx exception holds the request, whose URL may carry a token.
             raise InstagramUnavailable(
-                _scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, redact),
+                scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, redact),
                 operation=operation,
                 request_sent=not isinstance(exc, _NOT_SENT),
             ) from None
 
         if not response.is_success:
-            body = _scrub_json(_decode(response), redact)
+            body = scrub_json(_decode(response), redact)
             raise classify_error(response.status_code, body, response.headers, operation=operation)
 
         try:
@@ -598,7 +332,7 @@ class InstagramClient:
             message = f"unexpected response: {problems}"
         except ResponseShapeError as exc:
             message = f"unexpected response: {exc}"
-        raise UnexpectedResponse(_scrub(message, redact), operation=operation, http_status=response.status_code)
+        raise UnexpectedResponse(scrub(message, redact), operation=operation, http_status=response.status_code)
 
     def _report(self, operation: str, outcome: str, seconds: float) -> None:
         if self._on_call is None:
@@ -610,62 +344,9 @@ class InstagramClient:
             logger.exception("on_call hook failed for %s", operation)
 
 
-def _id_of(body: object) -> str:
-    if isinstance(body, Mapping):
-        value = body.get("id")
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            return str(value)
-    raise ResponseShapeError("no id in the response")
-
-
 def _decode(response: httpx.Response) -> object:
     try:
         body: object = response.json()
     except ValueError:
         return response.text
     return body
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
-
-
-def _scrub_json(value: object, secrets: tuple[str, ...]) -> object:
-    """Replace secrets in every string of a decoded body, so no error attribute can echo one."""
-    if isinstance(value, str):
-        return _scrub(value, secrets)
-    if isinstance(value, Mapping):
-        return {key: _scrub_json(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub_json(item, secrets) for item in value]
-    return value
-
-
-def _segment(value: str) -> str:
-    """Validate an id that goes into a URL path."""
-    if not _PATH_SEGMENT.fullmatch(value) or set(value) == {"."}:
-        raise ValueError("an Instagram id may only contain letters, digits, '_', '.', ':' and '-'")
-    return value
-
-
-def _string_list(values: Sequence[str], name: str) -> list[str]:
-    # A bare string is a Sequence[str] too; "abc" must not become "a,b,c".
-    if isinstance(values, str):
-        raise TypeError(f"{name} must be a sequence of strings, not a string")
-    return list(values)
-
-
-def _exactly_one(**urls: str | None) -> None:
-    given = [name for name, url in urls.items() if url is not None]
-    if len(given) != 1:
-        raise ValueError(f"pass exactly one of {', '.join(urls)}")
-
-
-def _without_none(fields: Mapping[str, str | None]) -> dict[str, str]:
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"

@@ -15,7 +15,7 @@ from app.instagram import (
     TransientError,
     UnexpectedResponse,
 )
-from app.instagram.client import CONTAINER_STATUS_FIELDS
+from app.instagram.publishing import CONTAINER_STATUS_FIELDS
 
 from .support import TOKEN, Harness, V, form_of, graph_error, params_of
 

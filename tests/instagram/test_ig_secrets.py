@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.instagram import InstagramConfig, InstagramError, LongLivedToken, ShortLivedToken, UnexpectedResponse
-from app.instagram.client import BearerToken
+from app.instagram.redaction import BearerToken
 
 from .support import APP_SECRET, GRAPH, TOKEN, TOKEN_BASE, Harness, V, graph_error
 
