@@ -3,16 +3,21 @@
 - `pg_database_url` / `sqlite_database_url`: a database created and migrated for this run, dropped after.
 - `database_url` is parametrized over both backends: a test that asks for it runs on each.
 - `db_session`: a session inside one outer transaction rolled back at the end of the test (persistence tests).
-- `client`: the whole app (lifespan included) behind an httpx client; tables are emptied after the test,
-  because the app commits in several units of work and runs jobs concurrently, which one shared
-  rolled-back connection cannot serve.
+- `client` / `app_and_client`: the whole app (lifespan included) behind an httpx client, every unit of work
+  of the test (the request's, each publishing phase's, each step of the state machine's) a savepoint in one
+  outer transaction rolled back at the end, as Polar's tests do. That serves anything done one unit of work
+  after another: requests, inline publishing, reads and writes of the test itself. It cannot serve work done
+  side by side on the one connection (jobs the queue runs while a request waits, batches, the refresh job):
+- `committing_client` / `committing_app_and_client` commit for real and empty the tables after the test.
+- `pg_...`: the same on PostgreSQL only, for tests whose subject is not the database.
+- `make` / `pg_make` / `committing_make`: the factories (`tests.factories.Factory`) for those apps.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,13 +28,16 @@ import pytest_asyncio
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.auth.tokens import issue_development_token
 from app.config import Settings
+from app.context import AppContext
+from app.jobs.queue import InProcessJobQueue
 from app.main import app_context, create_app
 from app.migrations import upgrade_to_head_async
 from app.models import Base
+from tests.factories import Factory
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -136,24 +144,50 @@ async def db_session(pg_database_url: str) -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with its lifespan running, and a client that talks to it in-process."""
+async def running_app(
+    settings: Settings, *, rollback: bool = False
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan running, and a client that talks to it in-process.
+
+    With `rollback`, everything the test writes is rolled back at the end; otherwise the tables are emptied.
+    """
     app = create_app(settings, configure_logs=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=settings.public_base_url) as client:
+            if rollback:
+                async with rolled_back(app_context(app)):
+                    yield app, client
+                return
             try:
                 yield app, client
             finally:
                 await empty_tables(app_context(app).engine)
 
 
-AppFactory = Callable[..., Any]
+@asynccontextmanager
+async def rolled_back(ctx: AppContext) -> AsyncIterator[None]:
+    """Bind every session of the app to one connection, in one transaction rolled back at the end; each unit of
+    work becomes a savepoint. The periodic jobs are stopped first: they would share the connection."""
+    assert isinstance(ctx.jobs, InProcessJobQueue)
+    await ctx.jobs.stop_crons()
+    original = ctx.sessionmaker
+    async with ctx.engine.connect() as connection:
+        transaction = await connection.begin()
+        ctx.sessionmaker = async_sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+        )
+        try:
+            yield
+        finally:
+            await ctx.jobs.aclose()
+            ctx.sessionmaker = original
+            await transaction.rollback()
 
 
 @pytest_asyncio.fixture
 async def app_and_client(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with running_app(make_settings(database_url)) as pair:
+    async with running_app(make_settings(database_url), rollback=True) as pair:
         yield pair
 
 
@@ -163,12 +197,51 @@ async def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.Asy
 
 
 @pytest_asyncio.fixture
+async def make(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
+    return Factory(*app_and_client)
+
+
+@pytest_asyncio.fixture
+async def committing_app_and_client(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app committing for real (jobs run beside the request, or work runs side by side), on each database."""
+    async with running_app(make_settings(database_url)) as pair:
+        yield pair
+
+
+@pytest_asyncio.fixture
+async def committing_client(committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return committing_app_and_client[1]
+
+
+@pytest_asyncio.fixture
+async def committing_make(committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
+    return Factory(*committing_app_and_client)
+
+
+@pytest_asyncio.fixture
 async def pg_app_and_client(pg_database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app on PostgreSQL only (for tests whose subject is not the database)."""
-    async with running_app(make_settings(pg_database_url)) as pair:
+    """The app on PostgreSQL only, rolled back (for tests whose subject is not the database)."""
+    async with running_app(make_settings(pg_database_url), rollback=True) as pair:
         yield pair
 
 
 @pytest_asyncio.fixture
 async def pg_client(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
     return pg_app_and_client[1]
+
+
+@pytest_asyncio.fixture
+async def pg_make(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
+    return Factory(*pg_app_and_client)
+
+
+@pytest_asyncio.fixture
+async def pg_committing_app_and_client(pg_database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on PostgreSQL only, committing for real."""
+    async with running_app(make_settings(pg_database_url)) as pair:
+        yield pair
+
+
+@pytest_asyncio.fixture
+async def pg_committing_client(pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return pg_committing_app_and_client[1]

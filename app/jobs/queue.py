@@ -163,12 +163,21 @@ class InProcessJobQueue:
             while self._running:
                 await asyncio.gather(*(r.task for r in list(self._running.values())), return_exceptions=True)
 
+    async def stop_crons(self) -> None:
+        """Stop the periodic jobs; queued and running jobs go on (a test that owns the clock and the database)."""
+        await _cancel(self._cron_tasks)
+        self._cron_tasks.clear()
+
     async def aclose(self) -> None:
         tasks = [*self._cron_tasks, *(r.task for r in self._running.values())]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel(tasks)
         self._running.clear()
         self._cron_tasks.clear()
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -5,18 +5,14 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import auth_headers
-from tests.support import API, connect_account
+from tests.factories import Factory
+from tests.support import API
 
 
-async def test_another_users_ids_answer_404_everywhere(client: httpx.AsyncClient) -> None:
-    account = await connect_account(client, "john_doe", sub="alice")
-    post = await client.post(
-        f"{API}/posts",
-        headers=auth_headers("alice"),
-        json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
-    )
-    assert post.status_code == 201
-    account_id, post_id = account["id"], post.json()["db_id"]
+async def test_another_users_ids_answer_404_everywhere(client: httpx.AsyncClient, make: Factory) -> None:
+    account = await make.connected_account("john_doe", sub="alice")
+    post = await make.published_post(account)
+    account_id, post_id = account.id, post.id
     bob = auth_headers("bob")
     attempts = [
         ("GET", f"{API}/accounts/{account_id}", None),

@@ -89,8 +89,8 @@ class TestCallback:
         app, client = app_and_client
         await connect_account(client)
         ctx = app_context(app)
-        async with ctx.engine.connect() as connection:
-            rows = (await connection.execute(text("SELECT * FROM accounts"))).mappings().all()
+        async with ctx.sessionmaker() as session:
+            rows = (await session.execute(text("SELECT * FROM accounts"))).mappings().all()
         raw = rows[0]["access_token_encrypted"]
         token = ctx.cipher.decrypt(raw)
         assert token.startswith("IGAA")

@@ -16,21 +16,12 @@ from app.insights.flows import refresh_recent
 from app.insights.models import AnalyticsSnapshot
 from app.insights.service import figures_from_metrics
 from app.main import app_context
-from app.publishing.models import Post
+from app.publishing.models import Post, PostKind
 from tests.conftest import auth_headers
-from tests.support import API, connect_account, future
+from tests.factories import Factory
+from tests.support import API, future
 
 SEED_KEYS = {"likes", "comments", "shares", "reach", "impressions", "saved", "engagement_rate"}
-
-
-async def _publish(
-    client: httpx.AsyncClient, account_id: int, path: str = "posts", **body: object
-) -> dict[str, object]:
-    payload: dict[str, object] = {"account_id": account_id, "image_url": "https://example.com/product.jpg", **body}
-    response = await client.post(f"{API}/{path}", headers=auth_headers(), json=payload)
-    assert response.status_code == 201, response.text
-    result: dict[str, object] = response.json()
-    return result
 
 
 async def _age_everything(client: httpx.AsyncClient, days: float) -> None:
@@ -38,12 +29,11 @@ async def _age_everything(client: httpx.AsyncClient, days: float) -> None:
 
 
 class TestPostInsights:
-    async def test_seed_5(self, client: httpx.AsyncClient) -> None:
-        account = await connect_account(client)
-        post = await _publish(client, account["id"])
+    async def test_seed_5(self, client: httpx.AsyncClient, make: Factory) -> None:
+        post = await make.published_post(await make.connected_account())
         await _age_everything(client, 3)
         response = await client.get(
-            f"{API}/{post['db_id']}/insights", headers={**auth_headers(), "Content-Type": "application/json"}
+            f"{API}/{post.id}/insights", headers={**auth_headers(), "Content-Type": "application/json"}
         )
         assert response.status_code == 200
         body = response.json()
@@ -58,13 +48,13 @@ class TestPostInsights:
         assert response.status_code == 404
         assert response.json()["error"] == "Post not found"
 
-    async def test_not_published_yet(self, client: httpx.AsyncClient) -> None:
-        account = await connect_account(client)
+    async def test_not_published_yet(self, client: httpx.AsyncClient, make: Factory) -> None:
+        account = await make.connected_account()
         scheduled = await client.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={
-                "account_id": account["id"],
+                "account_id": account.id,
                 "image_url": "https://example.com/a.jpg",
                 "scheduled_at": future(days=1),
             },
@@ -73,84 +63,60 @@ class TestPostInsights:
         assert response.status_code == 409
         assert "not published" in response.json()["error"]
 
-    @pytest.mark.parametrize(
-        ("path", "extra"),
-        [
-            ("reels", {"video_url": "https://example.com/clip.mp4", "image_url": None}),
-            ("stories", {}),
-            (
-                "carousels",
-                {
-                    "items": [{"image_url": "https://example.com/a.jpg"}, {"image_url": "https://example.com/b.jpg"}],
-                    "image_url": None,
-                },
-            ),
-        ],
-    )
+    @pytest.mark.parametrize("kind", [PostKind.REEL, PostKind.STORY, PostKind.CAROUSEL])
     async def test_each_kind_uses_its_metric_set(
-        self, client: httpx.AsyncClient, path: str, extra: dict[str, object]
+        self, client: httpx.AsyncClient, make: Factory, kind: PostKind
     ) -> None:
-        account = await connect_account(client)
-        body = {k: v for k, v in extra.items() if v is not None}
-        payload: dict[str, object] = {"account_id": account["id"], **body}
-        if "image_url" not in extra:
-            payload["image_url"] = "https://example.com/a.jpg"
-        created = await client.post(f"{API}/{path}", headers=auth_headers(), json=payload)
-        assert created.status_code == 201, created.text
+        post = await make.published_post(await make.connected_account(), kind)
         await _age_everything(client, 0.5)
-        response = await client.get(f"{API}/{created.json()['db_id']}/insights", headers=auth_headers())
+        response = await client.get(f"{API}/{post.id}/insights", headers=auth_headers())
         assert response.status_code == 200, response.text
         insights = response.json()
         assert insights["reach"] is not None
-        if path == "stories":
+        if kind == PostKind.STORY:
             assert insights["likes"] is None and insights["replies"] is not None
         else:
             assert insights["likes"] is not None
 
-    async def test_stored_history_and_stale_answer(self, app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
-        _, client = app_and_client
-        account = await connect_account(client)
-        post = await _publish(client, account["id"])
+    async def test_stored_history_and_stale_answer(self, client: httpx.AsyncClient, make: Factory) -> None:
+        post = await make.published_post(await make.connected_account())
         await _age_everything(client, 1)
-        first = (await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())).json()
+        first = (await client.get(f"{API}/{post.id}/insights", headers=auth_headers())).json()
         await _age_everything(client, 2)
-        second = (await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())).json()
+        second = (await client.get(f"{API}/{post.id}/insights", headers=auth_headers())).json()
         assert second["reach"] >= first["reach"]
         await client.post(
             "/sandbox/control/faults", json={"endpoint": "media_insights", "kind": "server_error", "count": 5}
         )
-        stale = await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())
+        stale = await client.get(f"{API}/{post.id}/insights", headers=auth_headers())
         assert stale.status_code == 200
         assert stale.json()["stale"] is True
         assert stale.json()["reach"] == second["reach"]
         assert stale.json()["updated_at"] == second["updated_at"]
-        history = (await client.get(f"{API}/{post['db_id']}/insights/history", headers=auth_headers())).json()
+        history = (await client.get(f"{API}/{post.id}/insights/history", headers=auth_headers())).json()
         assert [s["reach"] for s in history["snapshots"]] == [first["reach"], second["reach"]]
 
-    async def test_failure_without_stored_figures_is_an_error(self, client: httpx.AsyncClient) -> None:
-        account = await connect_account(client)
-        post = await _publish(client, account["id"])
+    async def test_failure_without_stored_figures_is_an_error(self, client: httpx.AsyncClient, make: Factory) -> None:
+        post = await make.published_post(await make.connected_account())
         await client.post(
             "/sandbox/control/faults", json={"endpoint": "media_insights", "kind": "server_error", "count": 5}
         )
-        response = await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())
+        response = await client.get(f"{API}/{post.id}/insights", headers=auth_headers())
         assert response.status_code == 502
 
-    async def test_throttled_without_stored_figures(self, client: httpx.AsyncClient) -> None:
-        account = await connect_account(client)
-        post = await _publish(client, account["id"])
+    async def test_throttled_without_stored_figures(self, client: httpx.AsyncClient, make: Factory) -> None:
+        post = await make.published_post(await make.connected_account())
         await client.post(
             "/sandbox/control/faults", json={"endpoint": "media_insights", "kind": "throttle", "count": 5}
         )
-        response = await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())
+        response = await client.get(f"{API}/{post.id}/insights", headers=auth_headers())
         assert response.status_code == 429
         assert "retry-after" in response.headers
 
-    async def test_dead_token(self, client: httpx.AsyncClient) -> None:
-        account = await connect_account(client)
-        post = await _publish(client, account["id"])
+    async def test_dead_token(self, client: httpx.AsyncClient, make: Factory) -> None:
+        post = await make.published_post(await make.connected_account())
         await client.post("/sandbox/control/revoke", json={"username": "john_doe"})
-        response = await client.get(f"{API}/{post['db_id']}/insights", headers=auth_headers())
+        response = await client.get(f"{API}/{post.id}/insights", headers=auth_headers())
         assert response.status_code == 401
         assert response.json()["action"] == "redirect"
 
@@ -163,10 +129,10 @@ def test_engagement_rate_definition() -> None:
     assert figures_from_metrics({}).engagement_rate is None
 
 
-async def test_account_insights(client: httpx.AsyncClient) -> None:
-    account = await connect_account(client)
+async def test_account_insights(client: httpx.AsyncClient, make: Factory) -> None:
+    account = await make.connected_account()
     response = await client.get(
-        f"{API}/account/insights", params={"account_id": account["id"], "period": "week"}, headers=auth_headers()
+        f"{API}/account/insights", params={"account_id": account.id, "period": "week"}, headers=auth_headers()
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -174,25 +140,27 @@ async def test_account_insights(client: httpx.AsyncClient) -> None:
     assert body["metrics"]["reach"] > 0
     assert "impressions" not in body["metrics"]
     bad = await client.get(
-        f"{API}/account/insights", params={"account_id": account["id"], "period": "year"}, headers=auth_headers()
+        f"{API}/account/insights", params={"account_id": account.id, "period": "year"}, headers=auth_headers()
     )
     assert bad.status_code == 400
 
 
 class TestBackgroundRefresh:
     async def test_insights_refresh_stores_snapshots_and_survives_failures(
-        self, app_and_client: tuple[FastAPI, httpx.AsyncClient]
+        self, committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:
-        app, client = app_and_client
-        good = await connect_account(client, "john_doe")
-        dead = await connect_account(client, "gone_brand")
-        posts = [await _publish(client, good["id"]) for _ in range(3)]
-        await _publish(client, dead["id"])
+        # Committing: the refresh reads several posts side by side.
+        app, client = committing_app_and_client
+        make = Factory(app, client)
+        good = await make.connected_account("john_doe")
+        dead = await make.connected_account("gone_brand")
+        posts = [await make.published_post(good) for _ in range(3)]
+        await make.published_post(dead)
         await client.post("/sandbox/control/revoke", json={"username": "gone_brand"})
         ctx = app_context(app)
         # One post whose media no longer exists at Instagram: its refresh fails, the others go on.
         async with ctx.sessionmaker() as session:
-            await session.execute(update(Post).where(Post.id == posts[0]["db_id"]).values(media_id="17800000000000000"))
+            await session.execute(update(Post).where(Post.id == posts[0].id).values(media_id="17800000000000000"))
             await session.commit()
         progress: list[str] = []
         report = await refresh_recent(ctx, progress=progress.append)
@@ -202,25 +170,25 @@ class TestBackgroundRefresh:
         async with ctx.sessionmaker() as session:
             snapshots = (await session.scalars(select(AnalyticsSnapshot))).all()
             statuses = {a.username: a.status for a in (await session.scalars(select(Account))).all()}
-        assert {s.post_id for s in snapshots} == {int(str(p["db_id"])) for p in posts[1:]}
+        assert {s.post_id for s in snapshots} == {p.id for p in posts[1:]}
         assert len(snapshots) == 2
         assert statuses == {"john_doe": "active", "gone_brand": "needs_reauth"}
 
-    async def test_token_refresh(self, app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    async def test_token_refresh(self, app_and_client: tuple[FastAPI, httpx.AsyncClient], make: Factory) -> None:
         app, client = app_and_client
-        old = await connect_account(client, "old_brand")
-        young = await connect_account(client, "young_brand")
-        dead = await connect_account(client, "dead_brand")
+        old = await make.connected_account("old_brand")
+        young = await make.connected_account("young_brand")
+        dead = await make.connected_account("dead_brand")
         ctx = app_context(app)
         now = utcnow()
         async with ctx.sessionmaker() as session:
             await session.execute(
                 update(Account)
-                .where(Account.id.in_([old["id"], dead["id"]]))
+                .where(Account.id.in_([old.id, dead.id]))
                 .values(token_issued_at=now - timedelta(days=55), token_expires_at=now + timedelta(days=5))
             )
             await session.execute(
-                update(Account).where(Account.id == young["id"]).values(token_expires_at=now + timedelta(days=5))
+                update(Account).where(Account.id == young.id).values(token_expires_at=now + timedelta(days=5))
             )
             await session.commit()
         await client.post("/sandbox/control/clock", json={"advance_seconds": 2 * 86400})
@@ -235,5 +203,5 @@ class TestBackgroundRefresh:
         assert accounts["dead_brand"].status == "needs_reauth"
         assert accounts["young_brand"].token_refreshed_at is None
         # The refreshed token works.
-        info = await client.get(f"{API}/account/info", params={"account_id": old["id"]}, headers=auth_headers())
+        info = await client.get(f"{API}/account/info", params={"account_id": old.id}, headers=auth_headers())
         assert info.status_code == 200

@@ -42,9 +42,9 @@ async def _row(app: FastAPI, db_id: int) -> Post:
 
 @pytest.mark.parametrize("mode", ["error", "timeout"])
 async def test_publish_answer_lost_is_reconciled_not_repeated(
-    pg_app_and_client: tuple[FastAPI, httpx.AsyncClient], mode: str
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient], mode: str
 ) -> None:
-    app, client = pg_app_and_client
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     await _fault(client, endpoint="media_publish", kind="response_lost", mode=mode, seconds=5)
     response = await _post(client, account["id"])
@@ -56,19 +56,19 @@ async def test_publish_answer_lost_is_reconciled_not_repeated(
 
 
 async def test_publish_refused_with_a_server_error_is_published_once_after_the_grace(
-    pg_client: httpx.AsyncClient,
+    pg_committing_client: httpx.AsyncClient,
 ) -> None:
-    account = await connect_account(pg_client)
-    await _fault(pg_client, endpoint="media_publish", kind="server_error", count=1)
-    response = await _post(pg_client, account["id"])
+    account = await connect_account(pg_committing_client)
+    await _fault(pg_committing_client, endpoint="media_publish", kind="server_error", count=1)
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 201, response.text
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_spam_block_after_publishing_is_reconciled(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
+async def test_spam_block_after_publishing_is_reconciled(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
     await _fault(
-        pg_client,
+        pg_committing_client,
         endpoint="media_publish",
         kind="response_lost",
         mode="error",
@@ -76,68 +76,68 @@ async def test_spam_block_after_publishing_is_reconciled(pg_client: httpx.AsyncC
         subcode=2207051,
         message="Publishing blocked",
     )
-    response = await _post(pg_client, account["id"])
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 201, response.text
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_container_not_ready_waits(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
+async def test_container_not_ready_waits(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
     await _fault(
-        pg_client,
+        pg_committing_client,
         endpoint="media_publish",
         kind="error",
         code=9007,
         subcode=2207027,
         message="The media is not ready for publishing, please wait for a moment",
     )
-    response = await _post(pg_client, account["id"])
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 201, response.text
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_container_error_fails_with_instagrams_words(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    await _fault(pg_client, endpoint="media_create", kind="container_error")
-    response = await _post(pg_client, account["id"], path="reels", video_url="https://example.com/v.mp4")
+async def test_container_error_fails_with_instagrams_words(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    await _fault(pg_committing_client, endpoint="media_create", kind="container_error")
+    response = await _post(pg_committing_client, account["id"], path="reels", video_url="https://example.com/v.mp4")
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "media_processing_failed"
     assert "2207" in body["error"]
     assert body["retryable"] is False
-    assert await published(pg_client) == []
+    assert await published(pg_committing_client) == []
 
 
-async def test_media_rejected_by_instagram(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
+async def test_media_rejected_by_instagram(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
     await _fault(
-        pg_client,
+        pg_committing_client,
         endpoint="media_create",
         kind="error",
         code=36003,
         subcode=2207009,
         message="The aspect ratio is not supported.",
     )
-    response = await _post(pg_client, account["id"])
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 400
     assert response.json()["error"].startswith("Instagram rejected the media")
 
 
-async def test_throttling_backs_off_then_answers_429(pg_client: httpx.AsyncClient) -> None:
+async def test_throttling_backs_off_then_answers_429(pg_committing_client: httpx.AsyncClient) -> None:
     """Scenario 1: bounded backoff on the throttling codes, then 429 with Retry-After."""
-    account = await connect_account(pg_client)
-    await _fault(pg_client, endpoint="media_create", kind="throttle", count=10, regain_minutes=2)
-    response = await _post(pg_client, account["id"])
+    account = await connect_account(pg_committing_client)
+    await _fault(pg_committing_client, endpoint="media_create", kind="throttle", count=10, regain_minutes=2)
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 429
     assert response.json()["error"] == "Rate limit exceeded. Please try again later."
     assert int(response.headers["retry-after"]) >= 100
 
 
-async def test_dead_token_while_publishing(pg_client: httpx.AsyncClient) -> None:
+async def test_dead_token_while_publishing(pg_committing_client: httpx.AsyncClient) -> None:
     """Scenario 2."""
-    account = await connect_account(pg_client)
-    await pg_client.post("/sandbox/control/revoke", json={"username": "john_doe"})
-    response = await _post(pg_client, account["id"])
+    account = await connect_account(pg_committing_client)
+    await pg_committing_client.post("/sandbox/control/revoke", json={"username": "john_doe"})
+    response = await _post(pg_committing_client, account["id"])
     assert response.status_code == 401
     assert response.json() | {"db_id": 0} == response.json() | {"db_id": 0}
     body = response.json()
@@ -146,28 +146,28 @@ async def test_dead_token_while_publishing(pg_client: httpx.AsyncClient) -> None
         "/api/sns/instagram/oauth/authorize",
         "instagram_reauth_required",
     )
-    again = await _post(pg_client, account["id"])
+    again = await _post(pg_committing_client, account["id"])
     assert again.status_code == 401  # now refused before any call: the account needs reconnecting
 
 
 class TestQuota:
-    async def test_full_quota_answers_429_saying_when_it_frees(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
-        await pg_client.patch("/sandbox/control/settings", json={"quota_total": 1})
-        assert (await _post(pg_client, account["id"])).status_code == 201
-        response = await _post(pg_client, account["id"])
+    async def test_full_quota_answers_429_saying_when_it_frees(self, pg_committing_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_committing_client)
+        await pg_committing_client.patch("/sandbox/control/settings", json={"quota_total": 1})
+        assert (await _post(pg_committing_client, account["id"])).status_code == 201
+        response = await _post(pg_committing_client, account["id"])
         assert response.status_code == 429
         body = response.json()
         assert body["code"] == "publishing_quota_exceeded"
         assert "1 of 1 posts in 24 hours" in body["error"]
         assert "frees up around" in body["error"]
         assert int(response.headers["retry-after"]) > 23 * 3600
-        assert len(await published(pg_client)) == 1
+        assert len(await published(pg_committing_client)) == 1
 
     async def test_a_scheduled_post_is_deferred_instead(
-        self, pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]
+        self, pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]
     ) -> None:
-        app, client = pg_app_and_client
+        app, client = pg_committing_app_and_client
         account = await connect_account(client)
         await client.patch("/sandbox/control/settings", json={"quota_total": 0})
         scheduled = await _post(client, account["id"], scheduled_at=future(seconds=0.5))
@@ -183,8 +183,8 @@ class TestQuota:
         assert await published(client) == []
 
 
-async def test_expired_container_is_recreated(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
-    app, client = pg_app_and_client
+async def test_expired_container_is_recreated(pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     await client.patch("/sandbox/control/settings", json={"video_processing_seconds": 1000})
     response = await _post(client, account["id"], path="reels", video_url="https://example.com/v.mp4", image_url=None)
@@ -208,8 +208,10 @@ async def test_expired_container_is_recreated(pg_app_and_client: tuple[FastAPI, 
     assert len(await published(client)) == 1
 
 
-async def test_two_runners_at_once_publish_once(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
-    app, client = pg_app_and_client
+async def test_two_runners_at_once_publish_once(
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     scheduled = await _post(client, account["id"], scheduled_at=future(days=1))
     db_id = scheduled.json()["db_id"]
@@ -223,10 +225,12 @@ async def test_two_runners_at_once_publish_once(pg_app_and_client: tuple[FastAPI
     assert len(await published(client)) == 1
 
 
-async def test_a_lost_answer_found_after_a_crash(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+async def test_a_lost_answer_found_after_a_crash(
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
     """A runner died after media_publish was sent (and Instagram did publish): the next runner reads the
     container first, waits while it cannot, and records the publication without publishing again."""
-    app, client = pg_app_and_client
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     scheduled = await _post(client, account["id"], scheduled_at=future(days=1))
     db_id = scheduled.json()["db_id"]

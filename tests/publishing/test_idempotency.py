@@ -19,98 +19,100 @@ def _with_key(key: str) -> dict[str, str]:
     return {**auth_headers(), "Idempotency-Key": key}
 
 
-async def test_same_key_same_body_answers_the_first_answer(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
+async def test_same_key_same_body_answers_the_first_answer(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "caption": "once"}
-    first = await pg_client.post(f"{API}/posts", headers=_with_key("k-1"), json=body)
-    second = await pg_client.post(f"{API}/posts", headers=_with_key("k-1"), json=body)
+    first = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-1"), json=body)
+    second = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-1"), json=body)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_same_key_other_body_is_a_conflict(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    await pg_client.post(
+async def test_same_key_other_body_is_a_conflict(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("k-2"),
         json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
     )
-    response = await pg_client.post(
+    response = await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("k-2"),
         json={"account_id": account["id"], "image_url": "https://example.com/b.jpg"},
     )
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_key_reused"
-    other_endpoint = await pg_client.post(
+    other_endpoint = await pg_committing_client.post(
         f"{API}/stories",
         headers=_with_key("k-2"),
         json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
     )
     assert other_endpoint.status_code == 409
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_racing_retries_publish_once(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    await pg_client.put("/sandbox/control/latency", json={"endpoint": "media_publish", "seconds": 0.3})
+async def test_racing_retries_publish_once(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    await pg_committing_client.put("/sandbox/control/latency", json={"endpoint": "media_publish", "seconds": 0.3})
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
     responses = await asyncio.gather(
-        *(pg_client.post(f"{API}/posts", headers=_with_key("k-race"), json=body) for _ in range(5))
+        *(pg_committing_client.post(f"{API}/posts", headers=_with_key("k-race"), json=body) for _ in range(5))
     )
     assert {r.status_code for r in responses} <= {201, 202}
     assert len({r.json()["db_id"] for r in responses}) == 1
-    posts = (await pg_client.get(f"{API}/posts", headers=auth_headers())).json()["posts"]
+    posts = (await pg_committing_client.get(f"{API}/posts", headers=auth_headers())).json()["posts"]
     assert len(posts) == 1
     await asyncio.sleep(0.5)
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_a_retry_after_throttling_resumes_the_same_post(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    await pg_client.post(
+async def test_a_retry_after_throttling_resumes_the_same_post(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    await pg_committing_client.post(
         "/sandbox/control/faults",
         json={"endpoint": "media_publish", "kind": "throttle", "count": 1, "regain_minutes": 0},
     )
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
-    throttled = await pg_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
+    throttled = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
     assert throttled.status_code == 429
-    retried = await pg_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
+    retried = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
     assert retried.status_code == 201, retried.text
     assert retried.json()["db_id"] == throttled.json()["db_id"]
-    again = await pg_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
+    again = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-3"), json=body)
     assert again.json() == retried.json()
-    assert len(await published(pg_client)) == 1
+    assert len(await published(pg_committing_client)) == 1
 
 
-async def test_permanent_failure_is_replayed(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    await pg_client.post("/sandbox/control/faults", json={"endpoint": "media_create", "kind": "container_error"})
+async def test_permanent_failure_is_replayed(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    await pg_committing_client.post(
+        "/sandbox/control/faults", json={"endpoint": "media_create", "kind": "container_error"}
+    )
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
-    first = await pg_client.post(f"{API}/posts", headers=_with_key("k-4"), json=body)
+    first = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-4"), json=body)
     assert first.status_code == 400
-    second = await pg_client.post(f"{API}/posts", headers=_with_key("k-4"), json=body)
+    second = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-4"), json=body)
     assert (second.status_code, second.json()) == (first.status_code, first.json())
-    assert await published(pg_client) == []
+    assert await published(pg_committing_client) == []
 
 
-async def test_refused_requests_store_nothing(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    bad = await pg_client.post(
+async def test_refused_requests_store_nothing(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    bad = await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("k-5"),
         json={"account_id": account["id"], "image_url": "https://example.com/a.gif"},
     )
     assert bad.status_code == 400
-    fixed = await pg_client.post(
+    fixed = await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("k-5"),
         json={"account_id": account["id"], "image_url": "https://example.com/a.gif"},
     )
     assert fixed.status_code == 400  # the same refusal, recomputed: nothing was stored
-    good = await pg_client.post(
+    good = await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("k-5"),
         json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
@@ -118,29 +120,29 @@ async def test_refused_requests_store_nothing(pg_client: httpx.AsyncClient) -> N
     assert good.status_code == 201
 
 
-async def test_scheduled_replay_answers_the_current_state(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
+async def test_scheduled_replay_answers_the_current_state(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(days=2)}
-    first = await pg_client.post(f"{API}/posts", headers=_with_key("k-6"), json=body)
-    second = await pg_client.post(f"{API}/posts", headers=_with_key("k-6"), json=body)
+    first = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-6"), json=body)
+    second = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-6"), json=body)
     assert first.status_code == second.status_code == 202
     assert first.json()["db_id"] == second.json()["db_id"]
-    assert len((await pg_client.get(f"{API}/posts", headers=auth_headers())).json()["posts"]) == 1
+    assert len((await pg_committing_client.get(f"{API}/posts", headers=auth_headers())).json()["posts"]) == 1
 
 
-async def test_batch_with_a_key(pg_client: httpx.AsyncClient) -> None:
+async def test_batch_with_a_key(pg_committing_client: httpx.AsyncClient) -> None:
     for name in ("john_doe", "marketing_team"):
-        await connect_account(pg_client, name)
+        await connect_account(pg_committing_client, name)
     body = {"image_url": "https://example.com/a.jpg", "caption": "all"}
-    first = await pg_client.post(f"{API}/batch-post", headers=_with_key("k-7"), json=body)
-    second = await pg_client.post(f"{API}/batch-post", headers=_with_key("k-7"), json=body)
+    first = await pg_committing_client.post(f"{API}/batch-post", headers=_with_key("k-7"), json=body)
+    second = await pg_committing_client.post(f"{API}/batch-post", headers=_with_key("k-7"), json=body)
     assert first.status_code == second.status_code == 207
     assert first.json() == second.json()
-    assert len(await published(pg_client)) == 2
+    assert len(await published(pg_committing_client)) == 2
 
 
-async def test_keys_expire(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
-    app, client = pg_app_and_client
+async def test_keys_expire(pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
     first = await client.post(f"{API}/posts", headers=_with_key("k-8"), json=body)
@@ -152,15 +154,15 @@ async def test_keys_expire(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient])
     assert second.json()["db_id"] != first.json()["db_id"]
 
 
-async def test_keys_are_per_user(pg_client: httpx.AsyncClient) -> None:
-    alice = await connect_account(pg_client, "john_doe", sub="alice")
-    bob = await connect_account(pg_client, "bobs_shop", sub="bob")
-    a = await pg_client.post(
+async def test_keys_are_per_user(pg_committing_client: httpx.AsyncClient) -> None:
+    alice = await connect_account(pg_committing_client, "john_doe", sub="alice")
+    bob = await connect_account(pg_committing_client, "bobs_shop", sub="bob")
+    a = await pg_committing_client.post(
         f"{API}/posts",
         headers={**auth_headers("alice"), "Idempotency-Key": "same"},
         json={"account_id": alice["id"], "image_url": "https://example.com/a.jpg"},
     )
-    b = await pg_client.post(
+    b = await pg_committing_client.post(
         f"{API}/posts",
         headers={**auth_headers("bob"), "Idempotency-Key": "same"},
         json={"account_id": bob["id"], "image_url": "https://example.com/a.jpg"},
@@ -169,9 +171,9 @@ async def test_keys_are_per_user(pg_client: httpx.AsyncClient) -> None:
     assert a.json()["db_id"] != b.json()["db_id"]
 
 
-async def test_bad_key(pg_client: httpx.AsyncClient) -> None:
-    account = await connect_account(pg_client)
-    response = await pg_client.post(
+async def test_bad_key(pg_committing_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_committing_client)
+    response = await pg_committing_client.post(
         f"{API}/posts",
         headers=_with_key("x" * 300),
         json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 from fastapi import FastAPI
 
 from app.main import app_context
+from app.publishing.models import PostKind
 from tests.conftest import auth_headers, make_settings, running_app
+from tests.factories import Factory
 from tests.support import API, connect_account, future, published
 
 
@@ -22,40 +25,32 @@ async def _wait_for(client: httpx.AsyncClient, db_id: int, status: str, timeout:
 
 
 class TestReadingPosts:
-    async def test_list_filters_and_pages(self, pg_client: httpx.AsyncClient) -> None:
+    async def test_list_filters_and_pages(self, pg_client: httpx.AsyncClient, pg_make: Factory) -> None:
         client = pg_client
-        one = await connect_account(client, "john_doe")
-        two = await connect_account(client, "marketing_team")
-        for account in (one, one, two):
-            await client.post(
-                f"{API}/posts",
-                headers=auth_headers(),
-                json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
-            )
-        await client.post(
-            f"{API}/stories",
-            headers=auth_headers(),
-            json={"account_id": one["id"], "image_url": "https://example.com/a.jpg"},
-        )
+        one = await pg_make.connected_account("john_doe")
+        two = await pg_make.connected_account("marketing_team")
+        made = [await pg_make.published_post(account) for account in (one, one, two)]
+        made.append(await pg_make.published_post(one, PostKind.STORY))
+        newest_first = [post.id for post in reversed(made)]
         everything = (await client.get(f"{API}/posts", headers=auth_headers())).json()
-        assert [p["db_id"] for p in everything["posts"]] == [4, 3, 2, 1]
+        assert [p["db_id"] for p in everything["posts"]] == newest_first
         assert everything["next_cursor"] is None
         mine = (
-            await client.get(f"{API}/posts", params={"account_id": one["id"], "kind": "feed"}, headers=auth_headers())
+            await client.get(f"{API}/posts", params={"account_id": one.id, "kind": "feed"}, headers=auth_headers())
         ).json()
-        assert [p["db_id"] for p in mine["posts"]] == [2, 1]
+        assert [p["db_id"] for p in mine["posts"]] == [made[1].id, made[0].id]
         page = (await client.get(f"{API}/posts", params={"limit": 3}, headers=auth_headers())).json()
-        assert [p["db_id"] for p in page["posts"]] == [4, 3, 2]
+        assert [p["db_id"] for p in page["posts"]] == newest_first[:3]
         rest = (
             await client.get(f"{API}/posts", params={"limit": 3, "cursor": page["next_cursor"]}, headers=auth_headers())
         ).json()
-        assert [p["db_id"] for p in rest["posts"]] == [1]
+        assert [p["db_id"] for p in rest["posts"]] == newest_first[3:]
         assert rest["next_cursor"] is None
         bad = await client.get(f"{API}/posts", params={"status": "exploded"}, headers=auth_headers())
         assert bad.status_code == 400
 
-    async def test_one_post_has_its_whole_state(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
+    async def test_one_post_has_its_whole_state(self, pg_client: httpx.AsyncClient, pg_make: Factory) -> None:
+        account = {"id": (await pg_make.connected_account()).id}
         created = (
             await pg_client.post(
                 f"{API}/posts",
@@ -69,14 +64,14 @@ class TestReadingPosts:
         assert post["container_id"] and post["published_at"] and post["permalink"]
         assert post["attempts"] == 1
         assert post["media"] == [{"type": "image", "source_url": "https://example.com/a.jpg", "role": "image"}]
-        assert (await pg_client.get(f"{API}/posts/424242", headers=auth_headers())).status_code == 404
+        assert (await pg_client.get(f"{API}/posts/987654321", headers=auth_headers())).status_code == 404
 
 
 class TestScheduling:
-    async def test_scheduled_post_publishes_at_its_time(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
+    async def test_scheduled_post_publishes_at_its_time(self, pg_committing_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_committing_client)
         when = future(seconds=1.5)
-        response = await pg_client.post(
+        response = await pg_committing_client.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": when},
@@ -86,18 +81,18 @@ class TestScheduling:
         assert body["status"] == "scheduled"
         assert body["status_url"] == f"/api/sns/instagram/posts/{body['db_id']}"
         assert response.headers["location"] == body["status_url"]
-        assert await published(pg_client) == []
-        post = await _wait_for(pg_client, body["db_id"], "published")
+        assert await published(pg_committing_client) == []
+        post = await _wait_for(pg_committing_client, body["db_id"], "published")
         assert post["status"] == "published"
-        assert len(await published(pg_client)) == 1
+        assert len(await published(pg_committing_client)) == 1
 
-    async def test_past_times_are_refused(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
+    async def test_past_times_are_refused(self, pg_client: httpx.AsyncClient, pg_make: Factory) -> None:
+        account = await pg_make.connected_account()
         response = await pg_client.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={
-                "account_id": account["id"],
+                "account_id": account.id,
                 "image_url": "https://example.com/a.jpg",
                 "scheduled_at": "2020-01-01T00:00:00+09:00",
             },
@@ -105,24 +100,28 @@ class TestScheduling:
         assert response.status_code == 400
         assert response.json()["error"] == "scheduled_at must be in the future"
 
-    async def test_offsets_are_respected(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
+    async def test_offsets_are_respected(self, pg_client: httpx.AsyncClient, pg_make: Factory) -> None:
+        account = await pg_make.connected_account()
+        # 09:00 in Tokyo a month from now (always within the year allowed), which is 00:00 UTC that day.
+        tokyo = timezone(timedelta(hours=9))
+        local = (datetime.now(tokyo) + timedelta(days=30)).replace(hour=9, minute=0, second=0, microsecond=0)
         response = await pg_client.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={
-                "account_id": account["id"],
+                "account_id": account.id,
                 "image_url": "https://example.com/a.jpg",
-                "scheduled_at": "2027-03-01T09:00:00+09:00",
+                "scheduled_at": local.isoformat(),
             },
         )
         assert response.status_code == 202
-        assert response.json()["scheduled_at"] == "2027-03-01T00:00:00Z"
+        assert local.isoformat().endswith("T09:00:00+09:00")
+        assert response.json()["scheduled_at"] == local.astimezone(UTC).strftime("%Y-%m-%dT00:00:00Z")
 
-    async def test_cancel(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
+    async def test_cancel(self, pg_committing_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_committing_client)
         scheduled = (
-            await pg_client.post(
+            await pg_committing_client.post(
                 f"{API}/posts",
                 headers=auth_headers(),
                 json={
@@ -132,24 +131,17 @@ class TestScheduling:
                 },
             )
         ).json()
-        response = await pg_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
+        response = await pg_committing_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
         assert response.status_code == 200
         assert response.json()["post"]["status"] == "cancelled"
         await asyncio.sleep(2.5)
-        assert await published(pg_client) == []
-        again = await pg_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
+        assert await published(pg_committing_client) == []
+        again = await pg_committing_client.delete(f"{API}/posts/{scheduled['db_id']}", headers=auth_headers())
         assert again.status_code == 409
 
-    async def test_published_posts_cannot_be_cancelled(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
-        done = (
-            await pg_client.post(
-                f"{API}/posts",
-                headers=auth_headers(),
-                json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
-            )
-        ).json()
-        response = await pg_client.delete(f"{API}/posts/{done['db_id']}", headers=auth_headers())
+    async def test_published_posts_cannot_be_cancelled(self, pg_client: httpx.AsyncClient, pg_make: Factory) -> None:
+        done = await pg_make.published_post(await pg_make.connected_account())
+        response = await pg_client.delete(f"{API}/posts/{done.id}", headers=auth_headers())
         assert response.status_code == 409
         assert response.json()["status"] == "published"
 
@@ -172,15 +164,15 @@ class TestWaitingAndAsync:
             post = await _wait_for(client, body["db_id"], "published")
             assert post["status"] == "published"
 
-    async def test_prefer_respond_async(self, pg_client: httpx.AsyncClient) -> None:
-        account = await connect_account(pg_client)
-        response = await pg_client.post(
+    async def test_prefer_respond_async(self, pg_committing_client: httpx.AsyncClient) -> None:
+        account = await connect_account(pg_committing_client)
+        response = await pg_committing_client.post(
             f"{API}/posts",
             headers={**auth_headers(), "Prefer": "respond-async"},
             json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
         )
         assert response.status_code == 202
-        post = await _wait_for(pg_client, response.json()["db_id"], "published")
+        post = await _wait_for(pg_committing_client, response.json()["db_id"], "published")
         assert post["status"] == "published"
 
 
@@ -238,13 +230,15 @@ class TestRetry:
         assert retried.status_code == 201, retried.text
 
 
-async def test_prepared_media_are_served_then_removed(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+async def test_prepared_media_are_served_then_removed(
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
     """Instagram fetches the prepared JPEG from PUBLIC_BASE_URL/media/<id>.jpg; once published it is gone."""
     from sqlalchemy import select
 
     from app.publishing.models import MediaAsset, Post
 
-    app, client = pg_app_and_client
+    app, client = pg_committing_app_and_client
     account = await connect_account(client)
     scheduled = (
         await client.post(
