@@ -124,6 +124,8 @@ async def _record(
     for post in posts:
         repository.link_assets(session, post.id, list(prepared.images))
     await session.commit()
+    # From here the runners own the rows: the request's unit of work must not write them again.
+    session.expunge_all()
     by_account = {account.id: account for account in accounts}
     claims = {post.id: Claimed(post, by_account[post.account_id], owner) for post in posts} if held else {}
     return Recorded(posts, list(accounts), claims, record.id if record else None)
