@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.context import AppContext
+from app.db import unit_of_work
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -28,14 +29,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Services only flush; this boundary commits. (A publishing request commits its record phase itself
     before it runs or enqueues the posts, so no job ever starts for a post that was rolled back.)
     """
-    ctx = get_app_context(request)
-    async with ctx.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    async with unit_of_work(get_app_context(request).sessionmaker) as session:
+        yield session
 
 
 ContextDep = Annotated[AppContext, Depends(get_app_context)]

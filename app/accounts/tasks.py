@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ class TokenReport:
     failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"refreshed": self.refreshed, "dead": self.dead, "failed": self.failed}
+        return asdict(self)
 
 
 async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], None] | None = None) -> TokenReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
 
@@ -90,7 +90,7 @@ class RefreshReport:
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"refreshed": self.refreshed, "failed": self.failed, "skipped": self.skipped}
+        return asdict(self)
 
 
 async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None = None) -> RefreshReport:

@@ -16,6 +16,11 @@ from app.openapi import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["insights"])
 
+_POST_INSIGHTS_EXAMPLES: dict[int, dict[str, object]] = {
+    404: {"error": "Post not found", "code": "post_not_found"},
+    409: {"error": "Post is not published yet (status: scheduled)", "code": "not_published"},
+}
+
 
 # Registered before "/{db_id}/insights", which would otherwise match "/account/insights" first.
 @router.get(
@@ -39,17 +44,7 @@ async def account_insights(
     "/{db_id}/insights",
     summary="Get a post's insights",
     response_model=PostInsights,
-    responses=error_responses(
-        401,
-        404,
-        409,
-        429,
-        502,
-        examples={
-            404: {"error": "Post not found", "code": "post_not_found"},
-            409: {"error": "Post is not published yet (status: scheduled)", "code": "not_published"},
-        },
-    ),
+    responses=error_responses(401, 404, 409, 429, 502, examples=_POST_INSIGHTS_EXAMPLES),
 )
 async def post_insights(session: SessionDep, ctx: ContextDep, post: PublishedPost) -> PostInsights:
     """Read live with the metric set valid for the post's kind, stored as the latest figures and appended to

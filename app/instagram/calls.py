@@ -1,33 +1,55 @@
-"""What the client's groups of operations share: the calls they make through the client, and how ids and
-lists are checked before they reach a URL.
+"""The call machinery every operation goes through, and how ids and lists are checked before they reach a URL.
 
-`InstagramClient` implements `GraphCalls`; the operations are grouped by what they are for (OAuth,
-publishing, reads and insights) so that no one module holds them all.
+Every call goes through `_call`, which sends the request, turns failures into the InstagramError hierarchy
+(errors.py), reports the attempt to `on_call`, and applies the retry policy (retry.py) with the retry mode
+the operation declares. The operations are grouped by what they are for (oauth.py, publishing.py, and
+reads and insights in client.py), so that no one module holds them all.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Literal, TypeVar
 
-from app.instagram.config import InstagramConfig
+import httpx
+from pydantic import ValidationError
+
+from app.instagram.config import InstagramConfig, join_url
+from app.instagram.errors import InstagramUnavailable, UnexpectedResponse, classify_error
 from app.instagram.models import ResponseShapeError
-from app.instagram.retry import RetryMode
+from app.instagram.redaction import BearerToken, scrub, scrub_json
+from app.instagram.retry import RetryMode, RetryPolicy
+
+logger = logging.getLogger("app.instagram.client")
 
 T = TypeVar("T")
+
+CallObserver = Callable[[str, str, float], None]
+# Without a connection, the request never left this process: it certainly had no effect.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # Ids go into URL paths; anything else could turn `123/media_publish` into a different endpoint.
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 class GraphCalls:
-    """The client's own calls, as the operation groups see them (implemented by InstagramClient)."""
+    """How every call is made: one logical call with its retries, each attempt sent, classified and reported.
+
+    InstagramClient sets up the attributes (`__init__`); the groups of operations use the methods.
+    """
 
     _config: InstagramConfig
+    _policy: RetryPolicy
+    _on_call: CallObserver | None
+    _sleep: Callable[[float], Awaitable[None]]
+    _random: Callable[[], float]
+    _http: httpx.AsyncClient
 
     def _graph_url(self, path: str) -> str:
-        raise NotImplementedError
+        return join_url(self._config.graph_base_url, f"{self._config.graph_version}/{path}")
 
     async def _graph_get(
         self,
@@ -38,7 +60,9 @@ class GraphCalls:
         params: Mapping[str, str],
         parse: Callable[[object], T],
     ) -> T:
-        raise NotImplementedError
+        return await self._call(
+            operation, "GET", self._graph_url(path), mode="safe", bearer=token, params=params, parse=parse
+        )
 
     async def _call(
         self,
@@ -53,7 +77,85 @@ class GraphCalls:
         form: Mapping[str, str] | None = None,
         secrets: tuple[str, ...] = (),
     ) -> T:
-        raise NotImplementedError
+        """Send one logical call, with retries according to `mode`; return the parsed answer."""
+        auth = BearerToken(bearer) if bearer is not None else None
+        # Longest first, so a secret that contains another is replaced whole. Empty strings would
+        # "match" everywhere.
+        redact = tuple(sorted({s for s in (self._config.app_secret, bearer, *secrets) if s}, key=len, reverse=True))
+
+        async def attempt() -> T:
+            started = time.perf_counter()
+            outcome = "ok"
+            try:
+                return await self._attempt(operation, method, url, auth, params, form, redact, parse)
+            except BaseException as error:
+                outcome = type(error).__name__
+                raise
+            finally:
+                self._report(operation, outcome, time.perf_counter() - started)
+
+        return await self._policy.run(attempt, mode=mode, operation=operation, sleep=self._sleep, random=self._random)
+
+    async def _attempt(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        auth: BearerToken | None,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        redact: tuple[str, ...],
+        parse: Callable[[object], T],
+    ) -> T:
+        try:
+            response = await self._http.request(method, url, params=params, data=form, auth=auth)
+        except httpx.RequestError as exc:  # timeouts, network and protocol errors, undecodable bodies
+            # `from None`: the httpx exception holds the request, whose URL may carry a token.
+            raise InstagramUnavailable(
+                scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, redact),
+                operation=operation,
+                request_sent=not isinstance(exc, _NOT_SENT),
+            ) from None
+
+        if not response.is_success:
+            body = scrub_json(_decode(response), redact)
+            raise classify_error(response.status_code, body, response.headers, operation=operation)
+
+        try:
+            body = response.json()
+        except ValueError:
+            raise UnexpectedResponse(
+                "response is not JSON", operation=operation, http_status=response.status_code
+            ) from None
+        try:
+            return parse(body)
+        except ValidationError as exc:
+            # Never str(exc): pydantic quotes the input, which may be a token.
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            message = f"unexpected response: {problems}"
+        except ResponseShapeError as exc:
+            message = f"unexpected response: {exc}"
+        raise UnexpectedResponse(scrub(message, redact), operation=operation, http_status=response.status_code)
+
+    def _report(self, operation: str, outcome: str, seconds: float) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(operation, outcome, seconds)
+        except Exception:
+            # Metrics must never break a call that worked.
+            logger.exception("on_call hook failed for %s", operation)
+
+
+def _decode(response: httpx.Response) -> object:
+    try:
+        body: object = response.json()
+    except ValueError:
+        return response.text
+    return body
 
 
 def segment(value: str) -> str:

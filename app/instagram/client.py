@@ -1,7 +1,7 @@
 """InstagramClient: the async client for the Instagram Platform API (Instagram API with Instagram Login).
 
 One long-lived `httpx.AsyncClient` per instance, so connections are pooled and kept alive across calls.
-Every call goes through `_call`, which sends the request, turns failures into the InstagramError
+Every call goes through `_call` (calls.py), which sends the request, turns failures into the InstagramError
 hierarchy (errors.py), reports the attempt to `on_call`, and applies the retry policy (retry.py) with
 the retry mode the operation declares.
 
@@ -14,41 +14,28 @@ scrubbed of the tokens, the code and the app secret of the call.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Self, TypeVar
+from typing import Self
 
 import httpx
-from pydantic import ValidationError
 
-from app.instagram.calls import segment, string_list
-from app.instagram.config import InstagramConfig, join_url
-from app.instagram.errors import (
-    InstagramUnavailable,
-    PermissionDenied,
-    UnexpectedResponse,
-    classify_error,
-)
+from app.instagram.calls import CallObserver, segment, string_list
+from app.instagram.config import InstagramConfig
+from app.instagram.errors import PermissionDenied
 from app.instagram.metrics import media_insight_metrics, reject_deprecated
 from app.instagram.models import (
     InstagramMedia,
     InstagramProfile,
     MediaPage,
-    ResponseShapeError,
     parse_insight_values,
 )
 from app.instagram.oauth import OAuthCalls
 from app.instagram.publishing import PublishingCalls
-from app.instagram.redaction import BearerToken, install_httpx_log_redaction, scrub, scrub_json
-from app.instagram.retry import RetryMode, RetryPolicy
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from app.instagram.redaction import install_httpx_log_redaction
+from app.instagram.retry import RetryPolicy
 
 USER_AGENT = f"instagram-service/0.1 httpx/{httpx.__version__}"
 
@@ -60,17 +47,13 @@ MEDIA_FIELDS = (
 )
 # Stories live 24 hours, so a handful of pages covers them; the cap only guards against a paging loop.
 _MAX_STORY_PAGES = 20
-# Without a connection, the request never left this process: it certainly had no effect.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-CallObserver = Callable[[str, str, float], None]
 
 
 class InstagramClient(OAuthCalls, PublishingCalls):
     """Async client for graph.instagram.com and Instagram OAuth; see docs/instagram-client.md.
 
-    OAuth and publishing operations come from their own modules (oauth.py, publishing.py); reads, insights
-    and the call machinery they all go through are here."""
+    Reads and insights are here; OAuth and publishing operations come from their own modules (oauth.py,
+    publishing.py), and every operation goes through the call machinery of calls.py."""
 
     def __init__(
         self,
@@ -239,114 +222,3 @@ class InstagramClient(OAuthCalls, PublishingCalls):
             params=params,
             parse=parse_insight_values,
         )
-
-    # --- Plumbing ---------------------------------------------------------------------------------
-
-    def _graph_url(self, path: str) -> str:
-        return join_url(self._config.graph_base_url, f"{self._config.graph_version}/{path}")
-
-    async def _graph_get(
-        self,
-        operation: str,
-        path: str,
-        token: str,
-        *,
-        params: Mapping[str, str],
-        parse: Callable[[object], T],
-    ) -> T:
-        return await self._call(
-            operation, "GET", self._graph_url(path), mode="safe", bearer=token, params=params, parse=parse
-        )
-
-    async def _call(
-        self,
-        operation: str,
-        method: Literal["GET", "POST"],
-        url: str,
-        *,
-        mode: RetryMode,
-        parse: Callable[[object], T],
-        bearer: str | None = None,
-        params: Mapping[str, str] | None = None,
-        form: Mapping[str, str] | None = None,
-        secrets: tuple[str, ...] = (),
-    ) -> T:
-        """Send one logical call, with retries according to `mode`; return the parsed answer."""
-        auth = BearerToken(bearer) if bearer is not None else None
-        # Longest first, so a secret that contains another is replaced whole. Empty strings would
-        # "match" everywhere.
-        redact = tuple(sorted({s for s in (self._config.app_secret, bearer, *secrets) if s}, key=len, reverse=True))
-
-        async def attempt() -> T:
-            started = time.perf_counter()
-            outcome = "ok"
-            try:
-                return await self._attempt(operation, method, url, auth, params, form, redact, parse)
-            except BaseException as error:
-                outcome = type(error).__name__
-                raise
-            finally:
-                self._report(operation, outcome, time.perf_counter() - started)
-
-        return await self._policy.run(attempt, mode=mode, operation=operation, sleep=self._sleep, random=self._random)
-
-    async def _attempt(
-        self,
-        operation: str,
-        method: str,
-        url: str,
-        auth: BearerToken | None,
-        params: Mapping[str, str] | None,
-        form: Mapping[str, str] | None,
-        redact: tuple[str, ...],
-        parse: Callable[[object], T],
-    ) -> T:
-        try:
-            response = await self._http.request(method, url, params=params, data=form, auth=auth)
-        except httpx.RequestError as exc:  # timeouts, network and protocol errors, undecodable bodies
-            # `from None`: the httpx exception holds the request, whose URL may carry a token.
-            raise InstagramUnavailable(
-                scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, redact),
-                operation=operation,
-                request_sent=not isinstance(exc, _NOT_SENT),
-            ) from None
-
-        if not response.is_success:
-            body = scrub_json(_decode(response), redact)
-            raise classify_error(response.status_code, body, response.headers, operation=operation)
-
-        try:
-            body = response.json()
-        except ValueError:
-            raise UnexpectedResponse(
-                "response is not JSON", operation=operation, http_status=response.status_code
-            ) from None
-        try:
-            return parse(body)
-        except ValidationError as exc:
-            # Never str(exc): pydantic quotes the input, which may be a token.
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
-            message = f"unexpected response: {problems}"
-        except ResponseShapeError as exc:
-            message = f"unexpected response: {exc}"
-        raise UnexpectedResponse(scrub(message, redact), operation=operation, http_status=response.status_code)
-
-    def _report(self, operation: str, outcome: str, seconds: float) -> None:
-        if self._on_call is None:
-            return
-        try:
-            self._on_call(operation, outcome, seconds)
-        except Exception:
-            # Metrics must never break a call that worked.
-            logger.exception("on_call hook failed for %s", operation)
-
-
-def _decode(response: httpx.Response) -> object:
-    try:
-        body: object = response.json()
-    except ValueError:
-        return response.text
-    return body

@@ -53,30 +53,22 @@ class OAuthCalls(GraphCalls):
 
     async def exchange_long_lived(self, short_token: str) -> LongLivedToken:
         """Trade a short-lived token for a 60-day one."""
-        params = {
-            "grant_type": "ig_exchange_token",
-            "client_secret": self._config.app_secret,
-            "access_token": short_token,
-        }
-        return await self._call(
-            "exchange_long_lived",
-            "GET",
-            join_url(self._config.graph_base_url, "access_token"),
-            mode="safe",
-            params=params,
-            secrets=(short_token,),
-            parse=LongLivedToken.from_api,
-        )
+        params = {"grant_type": "ig_exchange_token", "client_secret": self._config.app_secret}
+        return await self._long_lived("exchange_long_lived", "access_token", short_token, params)
 
     async def refresh_token(self, long_token: str) -> LongLivedToken:
         """Extend a long-lived token (at least 24 h old and unexpired) by another 60 days."""
-        params = {"grant_type": "ig_refresh_token", "access_token": long_token}
+        params = {"grant_type": "ig_refresh_token"}
+        return await self._long_lived("refresh_token", "refresh_access_token", long_token, params)
+
+    async def _long_lived(self, operation: str, path: str, token: str, params: dict[str, str]) -> LongLivedToken:
+        # These two endpoints take the token only as a query parameter (redacted from every log and error).
         return await self._call(
-            "refresh_token",
+            operation,
             "GET",
-            join_url(self._config.graph_base_url, "refresh_access_token"),
+            join_url(self._config.graph_base_url, path),
             mode="safe",
-            params=params,
-            secrets=(long_token,),
+            params={**params, "access_token": token},
+            secrets=(token,),
             parse=LongLivedToken.from_api,
         )

@@ -124,13 +124,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its connection pool built on the guarded network backend."""
 
-    def __init__(
-        self,
-        *,
-        allow_private: bool,
-        resolve: Resolver = system_resolve,
-        forbidden: Callable[[IPAddress], bool] = is_forbidden_address,
-    ) -> None:
+    def __init__(self, backend: GuardedNetworkBackend) -> None:
         super().__init__(retries=0)
         # httpx builds its pool with the default backend and offers no parameter for another one; the
         # pool is the documented httpcore class, only its construction is replaced (httpx is pinned).
@@ -138,7 +132,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             ssl_context=httpx.create_ssl_context(),
             max_connections=20,
             max_keepalive_connections=5,
-            network_backend=GuardedNetworkBackend(allow_private=allow_private, resolve=resolve, forbidden=forbidden),
+            network_backend=backend,
         )
 
 

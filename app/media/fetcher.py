@@ -13,7 +13,7 @@ import httpx
 
 from app.config import Settings
 from app.media.errors import MediaInvalid
-from app.media.fetch import Fetched, FetchError, GuardedTransport, fetch
+from app.media.fetch import Fetched, FetchError, GuardedNetworkBackend, GuardedTransport, fetch
 from app.media.synthetic import is_synthetic_host, synthetic_media
 from app.media.video import sniff_video
 
@@ -35,7 +35,8 @@ class MediaFetcher:
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._settings = settings
         self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=settings.media_allow_private_hosts),
+            transport=transport
+            or GuardedTransport(GuardedNetworkBackend(allow_private=settings.media_allow_private_hosts)),
             timeout=httpx.Timeout(settings.media_fetch_timeout_seconds, connect=5.0),
             headers={"User-Agent": "instagram-service-media-check/1.0"},
         )

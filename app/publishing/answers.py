@@ -223,7 +223,7 @@ class Answer:
     body: Body
     headers: dict[str, str] = field(default_factory=dict)
 
-    def json(self) -> Any:
+    def json(self) -> object:
         """The body as JSON, with only the fields that were set (stored for Idempotency-Key replays)."""
         if isinstance(self.body, list):
             return BATCH_RESULTS.dump_python(self.body, mode="json", exclude_unset=True)
@@ -338,7 +338,8 @@ def batch(posts: Sequence[Post], accounts: Sequence[Account]) -> Answer:
     return Answer(207, [batch_result(post, by_id.get(post.account_id)) for post in posts])
 
 
-def shown_media(items: Sequence[MediaItem]) -> list[dict[str, Any]]:
+def shown_media(items: Sequence[MediaItem]) -> list[dict[str, str]]:
+    """What PostOut shows of each media item: its role and type, the client's URL and the alt text."""
     return [item.model_dump(mode="json", include=_SHOWN_MEDIA_FIELDS, exclude_none=True) for item in items]
 
 

@@ -47,10 +47,10 @@ class MediaItemsJSON(TypeDecorator[list[MediaItem]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         return dialect.type_descriptor(postgresql.JSONB() if dialect.name == "postgresql" else JSON())
 
-    def process_bind_param(self, value: list[MediaItem] | None, dialect: Dialect) -> Any:
+    def process_bind_param(self, value: list[MediaItem] | None, dialect: Dialect) -> object:
         return None if value is None else MEDIA_ITEMS.dump_python(value, mode="json", exclude_none=True)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> list[MediaItem] | None:
+    def process_result_value(self, value: object, dialect: Dialect) -> list[MediaItem] | None:
         return None if value is None else MEDIA_ITEMS.validate_python(value)
 
 
@@ -70,7 +70,7 @@ class Post(Base):
     status: Mapped[str] = mapped_column(String(20))
     caption: Mapped[str | None] = mapped_column(Text)
     # What the client asked for, as JSON: read back as its request model (`schemas.stored_request`).
-    request: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    request: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
     # What Instagram is given: prepared media (URLs served by this service or the original video URLs).
     media: Mapped[list[MediaItem]] = mapped_column(MediaItemsJSON, default=list)
     # Carousel children containers, saved one by one as they are created.
@@ -137,6 +137,6 @@ class IdempotencyKey(Base):
     endpoint: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[Any | None] = mapped_column(JSONType)
+    response_body: Mapped[object | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -191,6 +191,16 @@ async def reset_failed(session: AsyncSession, post: Post, media: list[MediaItem]
     return _changed(result) == 1
 
 
+def _cancelled(reason: str, now: datetime) -> dict[str, object]:
+    return {
+        "status": PostStatus.CANCELLED,
+        "error": reason,
+        "error_code": "cancelled",
+        "next_attempt_at": None,
+        "updated_at": now,
+    }
+
+
 async def cancel(session: AsyncSession, post: Post) -> bool:
     """Cancel a post that has not started publishing; False when it is too late (or already final)."""
     now = utcnow()
@@ -202,13 +212,7 @@ async def cancel(session: AsyncSession, post: Post) -> bool:
             Post.container_id.is_(None),
             or_(Post.lease_until.is_(None), Post.lease_until < now),
         )
-        .values(
-            status=PostStatus.CANCELLED,
-            error="cancelled by the user",
-            error_code="cancelled",
-            next_attempt_at=None,
-            updated_at=now,
-        )
+        .values(**_cancelled("cancelled by the user", now))
         .execution_options(synchronize_session=False)
     )
     if _changed(result) != 1:
@@ -238,13 +242,7 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int) -> int
     await session.execute(
         update(Post)
         .where(Post.id.in_(ids), Post.status.in_(ACTIVE_STATUSES))
-        .values(
-            status=PostStatus.CANCELLED,
-            error="cancelled: account disconnected",
-            error_code="cancelled",
-            next_attempt_at=None,
-            updated_at=now,
-        )
+        .values(**_cancelled("cancelled: account disconnected", now))
         .execution_options(synchronize_session=False)
     )
     for post_id in ids:

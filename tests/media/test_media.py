@@ -21,7 +21,7 @@ from PIL import Image, ImageChops
 
 from app.media import images
 from app.media.errors import MediaInvalid
-from app.media.fetch import GuardedTransport
+from app.media.fetch import GuardedNetworkBackend, GuardedTransport
 from app.media.fetcher import MediaFetcher
 from app.media.images import ImageUse, PreparedImage, prepare_image
 from app.media.synthetic import build_video, render_image, synthetic_media
@@ -607,7 +607,9 @@ async def _refuse_resolution(host: str, port: int) -> list[str]:
 
 async def test_a_malformed_url_is_media_invalid() -> None:
     settings = make_settings(DB, synthetic_media=True)
-    fetcher = MediaFetcher(settings, GuardedTransport(allow_private=False, resolve=_refuse_resolution))
+    fetcher = MediaFetcher(
+        settings, GuardedTransport(GuardedNetworkBackend(allow_private=False, resolve=_refuse_resolution))
+    )
     try:
         with pytest.raises(MediaInvalid):
             await fetcher.image("http://[::1/photo.jpg", field="image_url")

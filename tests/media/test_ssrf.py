@@ -65,7 +65,9 @@ async def never_resolve(host: str, port: int) -> list[str]:
 async def guarded_client(
     *, allow_private: bool = False, resolve: Resolver = system_resolve, forbidden: Any = is_forbidden_address
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = GuardedTransport(allow_private=allow_private, resolve=resolve, forbidden=forbidden)
+    transport = GuardedTransport(
+        GuardedNetworkBackend(allow_private=allow_private, resolve=resolve, forbidden=forbidden)
+    )
     async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
         yield client
 
