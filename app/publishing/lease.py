@@ -62,7 +62,8 @@ class Lease:
         self, *, release_assets: bool = False, give_up: bool = False, **changes: Unpack[PostChanges]
     ) -> None:
         """Write `changes` in a unit of work of their own if the lease is still ours (raises LeaseLost),
-        renewing it, or giving it up with a final status or when `give_up` (the post waits for a job)."""
+        renewing it, or giving it up with a final status or when `give_up` (the post waits for a job). A final
+        status goes through `repository.finished` in the same transaction (`release_assets`: its media too)."""
         now = utcnow()
         final = give_up or changes.get("status") in FINAL_STATUSES
         lease_until = None if final else now + timedelta(seconds=self.seconds)
@@ -72,8 +73,8 @@ class Lease:
         async with unit_of_work(self.sessionmaker) as session:
             if not await repository.update_leased(session, self.post.id, self.owner, values):
                 raise LeaseLost()
-            if release_assets:
-                await repository.release_assets(session, self.post.id)
+            if "status" in changes and changes["status"] in FINAL_STATUSES:
+                await repository.finished(session, [self.post.id], changes["status"], release_assets=release_assets)
         self.released = final
         for column, value in changes.items():
             setattr(self.post, column, value)

@@ -165,6 +165,15 @@ async def claimed_media_ids(session: AsyncSession, account_id: int, media_ids: S
     return {media_id for media_id in result.all() if media_id is not None}
 
 
+async def finished(session: AsyncSession, post_ids: Sequence[int], status: str, *, release_assets: bool = True) -> None:
+    """What goes with posts reaching a final state (published, failed, cancelled), in the transaction that
+    writes it — the one place for it, whoever wrote the state: their prepared media are released, unless a
+    retry may still need them."""
+    if release_assets:
+        for post_id in post_ids:
+            await release_assets_of(session, post_id)
+
+
 # --- retrying and cancelling ---------------------------------------------------------------------------
 
 
@@ -217,8 +226,8 @@ async def cancel(session: AsyncSession, post: Post) -> bool:
     )
     if _changed(result) != 1:
         return False
+    await finished(session, [post.id], PostStatus.CANCELLED)
     await session.refresh(post)
-    await release_assets(session, post.id)
     return True
 
 
@@ -245,8 +254,7 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int) -> int
         .values(**_cancelled("cancelled: account disconnected", now))
         .execution_options(synchronize_session=False)
     )
-    for post_id in ids:
-        await release_assets(session, post_id)
+    await finished(session, ids, PostStatus.CANCELLED)
     return len(ids)
 
 
@@ -273,7 +281,7 @@ async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> boo
     return len(set(found.all())) == len(set(asset_ids))
 
 
-async def release_assets(session: AsyncSession, post_id: int) -> None:
+async def release_assets_of(session: AsyncSession, post_id: int) -> None:
     """Forget which assets the post used, and delete those no other unfinished post needs."""
     asset_ids = list((await session.scalars(select(PostAsset.asset_id).where(PostAsset.post_id == post_id))).all())
     if not asset_ids:
