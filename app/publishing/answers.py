@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app import failures
@@ -208,7 +208,8 @@ class BatchResult(BaseModel):
 
 
 Created = PostCreated | StoryCreated | ReelCreated
-Body = Created | PublishAccepted | list[BatchResult]
+OnePost = Created | PublishAccepted
+Body = OnePost | list[BatchResult]
 BATCH_RESULTS: TypeAdapter[list[BatchResult]] = TypeAdapter(list[BatchResult])
 CREATED: TypeAdapter[Created] = TypeAdapter(Created)
 # What PostOut shows of a media item (not where Instagram fetches it, nor the stored asset).
@@ -229,8 +230,28 @@ class Answer:
             return BATCH_RESULTS.dump_python(self.body, mode="json", exclude_unset=True)
         return self.body.model_dump(mode="json", exclude_unset=True)
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.json(), status_code=self.status, headers=self.headers)
+    def apply(self, response: Response) -> None:
+        """Give the route's response this answer's status and headers (the body is returned by the route)."""
+        response.status_code = self.status
+        response.headers.update(self.headers)
+
+
+def one_post(answer: Answer | AppError, response: Response) -> OnePost:
+    """A one-post answer for its route: the schema instance, its status and headers set (an error is raised)."""
+    if isinstance(answer, AppError):
+        raise answer
+    assert not isinstance(answer.body, list)
+    answer.apply(response)
+    return answer.body
+
+
+def batch_results(answer: Answer | AppError, response: Response) -> list[BatchResult]:
+    """A batch answer for its route: the results, their headers set (an error is raised)."""
+    if isinstance(answer, AppError):
+        raise answer
+    assert isinstance(answer.body, list)
+    answer.apply(response)
+    return answer.body
 
 
 def status_url(post_id: int) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentUser
@@ -77,10 +78,10 @@ def _wants_async(prefer: str | None) -> bool:
     return bool(prefer) and "respond-async" in (prefer or "").lower()
 
 
-def _respond(answer: answers.Answer | AppError) -> Response:
-    if isinstance(answer, AppError):
-        raise answer
-    return answer.response()
+def _created(model: type[BaseModel]) -> dict[int | str, Any]:
+    # The route answers 201 or 202 with different schemas, so the schemas are documented here rather than
+    # through response_model (which would also filter the 202 body through the 201 schema).
+    return {201: {"model": model, "description": "Successful Response"}}
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ class Publisher:
     idempotency_key: str | None
     respond_async: bool
 
-    async def __call__(self, endpoint: str, request: AnyRequest) -> Response:
-        answer = await publish(
+    async def __call__(self, endpoint: str, request: AnyRequest) -> answers.Answer | AppError:
+        return await publish(
             self.session,
             self.ctx,
             self.user,
@@ -102,10 +103,9 @@ class Publisher:
             idempotency_key=self.idempotency_key,
             respond_async=self.respond_async,
         )
-        return _respond(answer)
 
 
-async def publisher(
+async def get_publisher(
     session: SessionDep,
     ctx: ContextDep,
     user: CurrentUser,
@@ -115,60 +115,65 @@ async def publisher(
     return Publisher(session, ctx, user, idempotency_key, _wants_async(prefer))
 
 
-PublisherDep = Annotated[Publisher, Depends(publisher)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 
 @router.post(
     "/posts",
     summary="Publish a feed post (image)",
     status_code=201,
-    response_model=PostCreated,
-    responses={**_accepted("Scheduled, or still publishing (see status_url)"), **_PUBLISH_ERRORS},
+    response_model=None,
+    responses={
+        **_created(PostCreated),
+        **_accepted("Scheduled, or still publishing (see status_url)"),
+        **_PUBLISH_ERRORS,
+    },
 )
-async def create_post(body: PostCreate, publisher: PublisherDep) -> Response:
+async def create_post(body: PostCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
     """Checks the image (JPEG or PNG, at least 320x320, feed aspect 4:5 to 1.91:1), converts it to the JPEG
     Instagram takes, appends the hashtags to the caption and publishes now (201), or at `scheduled_at` (202)."""
-    return await publisher("POST /posts", body)
+    return answers.one_post(await publisher("POST /posts", body), response)
 
 
 @router.post(
     "/stories",
     summary="Publish a story (image, optionally with text, or video)",
     status_code=201,
-    response_model=StoryCreated,
-    responses={**_accepted("Scheduled, or still publishing"), **_PUBLISH_ERRORS},
+    response_model=None,
+    responses={**_created(StoryCreated), **_accepted("Scheduled, or still publishing"), **_PUBLISH_ERRORS},
 )
-async def create_story(body: StoryCreate, publisher: PublisherDep) -> Response:
+async def create_story(body: StoryCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
     """`text` is drawn onto the image by the service (Instagram's API has no text stickers)."""
-    return await publisher("POST /stories", body)
+    return answers.one_post(await publisher("POST /stories", body), response)
 
 
 @router.post(
     "/reels",
     summary="Publish a reel",
     status_code=201,
-    response_model=ReelCreated,
+    response_model=None,
     responses={
+        **_created(ReelCreated),
         **_accepted("Scheduled, still processing after REEL_WAIT_SECONDS, or Prefer: respond-async"),
         **_PUBLISH_ERRORS,
     },
 )
-async def create_reel(body: ReelCreate, publisher: PublisherDep) -> Response:
+async def create_reel(body: ReelCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
     """Handed to the worker (video processing takes a while). Waits up to REEL_WAIT_SECONDS (30 s) and answers
     201 when published, else 202 with `db_id`, `status` and `status_url`. `thumbnail_url` becomes the cover."""
-    return await publisher("POST /reels", body)
+    return answers.one_post(await publisher("POST /reels", body), response)
 
 
 @router.post(
     "/carousels",
     summary="Publish a carousel (2–10 images and videos)",
     status_code=201,
-    response_model=PostCreated,
-    responses={**_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
+    response_model=None,
+    responses={**_created(PostCreated), **_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
 )
-async def create_carousel(body: CarouselCreate, publisher: PublisherDep) -> Response:
+async def create_carousel(body: CarouselCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
     """Every image is checked like a feed post's; videos are sniffed (MP4/MOV) and processed by Instagram."""
-    return await publisher("POST /carousels", body)
+    return answers.one_post(await publisher("POST /carousels", body), response)
 
 
 @router.post(
@@ -176,6 +181,8 @@ async def create_carousel(body: CarouselCreate, publisher: PublisherDep) -> Resp
     summary="Publish the same feed post to several accounts",
     status_code=207,
     response_model=list[BatchResult],
+    # A result carries only what applies to it (post_id when published, error and code when failed).
+    response_model_exclude_unset=True,
     responses={
         207: {
             "description": "One result per account: success (with post_id), failed (with error), scheduled or pending"
@@ -183,11 +190,11 @@ async def create_carousel(body: CarouselCreate, publisher: PublisherDep) -> Resp
         **error_responses(400, 401, 404, 409),
     },
 )
-async def batch_post(body: BatchPostCreate, publisher: PublisherDep) -> Response:
+async def batch_post(body: BatchPostCreate, publisher: PublisherDep, response: Response) -> list[BatchResult]:
     """To all your connected accounts, or to `account_ids`; accounts are published concurrently (at most
     BATCH_CONCURRENCY at once) and each result is saved as it happens. One account failing never affects
     the others; retry a failed one with POST /posts/{db_id}/retry."""
-    return await publisher("POST /batch-post", body)
+    return answers.batch_results(await publisher("POST /batch-post", body), response)
 
 
 @router.get("/posts", summary="List posts", response_model=PostPage, responses=error_responses(400, 401))
@@ -241,10 +248,12 @@ async def cancel_post(session: SessionDep, post: OwnedPost) -> PostCancelled:
     "/posts/{db_id}/retry",
     summary="Retry a failed post",
     status_code=201,
-    response_model=PostCreated,
-    responses={**_accepted("Still publishing, or handed to the worker"), **_PUBLISH_ERRORS},
+    response_model=None,
+    responses={**_created(PostCreated), **_accepted("Still publishing, or handed to the worker"), **_PUBLISH_ERRORS},
 )
-async def retry_post(session: SessionDep, ctx: ContextDep, post: OwnedPost, prefer: PreferHeader = None) -> Response:
+async def retry_post(
+    session: SessionDep, ctx: ContextDep, post: OwnedPost, response: Response, prefer: PreferHeader = None
+) -> answers.OnePost:
     """Safe by construction: the post resumes from its saved state, reading its container's status first, so a
     post that Instagram did publish is recorded as published and never published twice."""
     if post.status != PostStatus.FAILED:
@@ -256,4 +265,6 @@ async def retry_post(session: SessionDep, ctx: ContextDep, post: OwnedPost, pref
     await session.commit()
     if not await running.reset_for_retry(ctx, post):
         raise Conflict(f"Post {post.id} is no longer failed", code="not_retryable")
-    return _respond(answers.single(await running.run_post(ctx, post.id, respond_async=_wants_async(prefer))))
+    return answers.one_post(
+        answers.single(await running.run_post(ctx, post.id, respond_async=_wants_async(prefer))), response
+    )

@@ -274,6 +274,7 @@ class TestBatch:
         for result in results:
             assert result["status"] == "success"
             assert result["post_id"]
+            assert set(result) == {"account", "account_id", "db_id", "status", "post_id"}  # no empty error keys
         assert len(await published(client)) == 2
 
     async def test_one_failing_account_does_not_stop_the_others(
