@@ -198,7 +198,7 @@ async def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.Asy
 
 @pytest_asyncio.fixture
 async def make(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
-    return Factory(*app_and_client)
+    return Factory(app_context(app_and_client[0]), app_and_client[1])
 
 
 @pytest_asyncio.fixture
@@ -215,7 +215,7 @@ async def committing_client(committing_app_and_client: tuple[FastAPI, httpx.Asyn
 
 @pytest_asyncio.fixture
 async def committing_make(committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
-    return Factory(*committing_app_and_client)
+    return Factory(app_context(committing_app_and_client[0]), committing_app_and_client[1])
 
 
 @pytest_asyncio.fixture
@@ -232,7 +232,7 @@ async def pg_client(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> htt
 
 @pytest_asyncio.fixture
 async def pg_make(pg_app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> Factory:
-    return Factory(*pg_app_and_client)
+    return Factory(app_context(pg_app_and_client[0]), pg_app_and_client[1])
 
 
 @pytest_asyncio.fixture

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
 
 from app.accounts import service as accounts_service
 from app.accounts.models import Account
+from app.context import AppContext
 from app.db import unit_of_work, utcnow
-from app.main import app_context
 from app.publishing import containers
 from app.publishing.models import Post, PostKind, PostStatus
 
@@ -42,15 +41,16 @@ _CONTAINERS: dict[PostKind, containers.Container] = {
 
 @dataclass(frozen=True)
 class Factory:
-    """Makes records in the app's database, and their counterparts in its sandbox."""
+    """Makes records in a service's database (through `ctx`), and their counterparts in its sandbox (`sandbox`
+    reaches `/sandbox/control`: the app's own client in-process, or the stand-alone sandbox's)."""
 
-    app: FastAPI
-    client: httpx.AsyncClient
+    ctx: AppContext
+    sandbox: httpx.AsyncClient
 
     async def connected_account(self, username: str = "john_doe", *, sub: str = "alice") -> Account:
         """`username`'s Instagram account, connected by web-app user `sub`."""
-        ctx = app_context(self.app)
-        minted = await self.client.post("/sandbox/control/users", json={"username": username})
+        ctx = self.ctx
+        minted = await self.sandbox.post("/sandbox/control/users", json={"username": username})
         assert minted.status_code == 201, minted.text
         grant = minted.json()
         profile = await ctx.instagram.get_me(grant["access_token"])
@@ -66,7 +66,7 @@ class Factory:
 
     async def published_post(self, account: Account, kind: PostKind = PostKind.FEED) -> Post:
         """A `kind` post of `account`, published at Instagram and recorded as published."""
-        ctx = app_context(self.app)
+        ctx = self.ctx
         token = accounts_service.access_token(account, ctx.cipher)
         assert token is not None
         spec = _CONTAINERS[kind]

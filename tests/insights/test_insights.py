@@ -151,7 +151,7 @@ class TestBackgroundRefresh:
     ) -> None:
         # Committing: the refresh reads several posts side by side.
         app, client = committing_app_and_client
-        make = Factory(app, client)
+        make = Factory(app_context(app), client)
         good = await make.connected_account("john_doe")
         dead = await make.connected_account("gone_brand")
         posts = [await make.published_post(good) for _ in range(3)]

@@ -77,7 +77,7 @@ async def test_an_inline_post(quiet: tuple[FastAPI, httpx.AsyncClient], key: str
     """One read (the account, the key); the record (key, image, post, link); the container id; publish_sent_at;
     the publication; the permalink; with a key, the answer it replays."""
     app, client = quiet
-    account = await Factory(app, client).connected_account()
+    account = await Factory(app_context(app), client).connected_account()
     headers = {**auth_headers(), **({"Idempotency-Key": key} if key else {})}
     with counted(app) as transactions:
         response = await client.post(
@@ -92,7 +92,7 @@ async def test_an_inline_post(quiet: tuple[FastAPI, httpx.AsyncClient], key: str
 async def test_a_batch(quiet: tuple[FastAPI, httpx.AsyncClient]) -> None:
     """One read, one record for every account's post, then four steps per post."""
     app, client = quiet
-    make = Factory(app, client)
+    make = Factory(app_context(app), client)
     for name in ("one", "two", "three"):
         await make.connected_account(name)
     with counted(app) as transactions:

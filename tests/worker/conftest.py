@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import REDIS_TEST_URL, empty_tables
+from tests.factories import Factory
 from tests.worker.stack import Stack
 
 
@@ -32,3 +33,10 @@ async def stack(pg_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
         engine = create_async_engine(pg_database_url)
         await empty_tables(engine)
         await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make(stack: Stack) -> AsyncIterator[Factory]:
+    """The factories, writing to the stack's database (its processes see the rows at once)."""
+    async with stack.factory() as factory:
+        yield factory

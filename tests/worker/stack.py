@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,17 @@ from urllib.parse import urlsplit
 import httpx
 from redis.asyncio import Redis
 
+from app.context import build_context
 from app.jobs.heartbeat import HEARTBEAT_KEY
-from tests.conftest import JWT_SECRET, TOKEN_KEY, auth_headers
+from app.jobs.queue import InProcessJobQueue
+from tests.conftest import JWT_SECRET, TOKEN_KEY, auth_headers, make_settings
+from tests.factories import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/sns/instagram"
+# The Instagram app the stack's service uses (live mode, pointed at the stand-alone sandbox).
+APP_ID = "1000000000000042"
+APP_SECRET = "e2e-app-secret"
 
 
 def free_port() -> int:
@@ -66,8 +74,8 @@ class Stack:
             "JWT_SECRET": JWT_SECRET,
             "TOKEN_ENCRYPTION_KEY": TOKEN_KEY,
             "INSTAGRAM_MODE": "live",
-            "INSTAGRAM_APP_ID": "1000000000000042",
-            "INSTAGRAM_APP_SECRET": "e2e-app-secret",
+            "INSTAGRAM_APP_ID": APP_ID,
+            "INSTAGRAM_APP_SECRET": APP_SECRET,
             "INSTAGRAM_AUTHORIZE_BASE_URL": sandbox,
             "INSTAGRAM_TOKEN_BASE_URL": sandbox,
             "INSTAGRAM_GRAPH_BASE_URL": f"{sandbox}/graph",
@@ -191,6 +199,27 @@ class Stack:
             assert callback.status_code == 200, callback.text
             account: dict[str, Any] = callback.json()["account"]
             return account
+
+    @asynccontextmanager
+    async def factory(self) -> AsyncIterator[Factory]:
+        """The factories for this stack: rows in its database, tokens minted by its sandbox."""
+        sandbox = f"{self.sandbox_url}/sandbox"
+        settings = make_settings(
+            self.database_url,
+            instagram_mode="live",
+            instagram_app_id=APP_ID,
+            instagram_app_secret=APP_SECRET,
+            instagram_authorize_base_url=sandbox,
+            instagram_token_base_url=sandbox,
+            instagram_graph_base_url=f"{sandbox}/graph",
+            public_base_url=self.api_url,
+        )
+        ctx = build_context(settings, jobs=InProcessJobQueue(specs=[]), role="tests")
+        try:
+            async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=30) as client:
+                yield Factory(ctx, client)
+        finally:
+            await ctx.aclose()
 
     async def published(self, username: str) -> list[dict[str, Any]]:
         async with self.sandbox() as sandbox:

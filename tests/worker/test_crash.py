@@ -13,18 +13,20 @@ from typing import Any
 
 import pytest
 
+from app.accounts.models import Account
 from tests.conftest import auth_headers
+from tests.factories import Factory
 from tests.worker.stack import API, Stack
 
 pytestmark = pytest.mark.e2e
 
 
-async def _reel(stack: Stack, account: dict[str, Any]) -> int:
+async def _reel(stack: Stack, account: Account) -> int:
     async with stack.api() as api:
         response = await api.post(
             f"{API}/reels",
             headers={**auth_headers(), "Prefer": "respond-async"},
-            json={"account_id": account["id"], "video_url": "https://example.com/clip.mp4", "caption": "crash test"},
+            json={"account_id": account.id, "video_url": "https://example.com/clip.mp4", "caption": "crash test"},
         )
     assert response.status_code == 202, response.text
     return int(response.json()["db_id"])
@@ -49,8 +51,8 @@ async def _exactly_once(stack: Stack, username: str, db_id: int) -> None:
     assert state["post_id"] == media[0]["media_id"]
 
 
-async def test_killed_after_the_container_is_created(stack: Stack) -> None:
-    account = await stack.connect("crash_container")
+async def test_killed_after_the_container_is_created(stack: Stack, make: Factory) -> None:
+    account = await make.connected_account("crash_container")
     await _control(stack, "POST", "holds", {"endpoint": "object_get", "count": 1})
     db_id = await _reel(stack, account)
     await stack.wait_until(lambda: _has_hold(stack, "object_get"))
@@ -62,8 +64,8 @@ async def test_killed_after_the_container_is_created(stack: Stack) -> None:
     await _exactly_once(stack, "crash_container", db_id)
 
 
-async def test_killed_while_the_video_is_processing(stack: Stack) -> None:
-    account = await stack.connect("crash_processing")
+async def test_killed_while_the_video_is_processing(stack: Stack, make: Factory) -> None:
+    account = await make.connected_account("crash_processing")
     await _control(stack, "PATCH", "settings", {"video_processing_seconds": 3})
     try:
         db_id = await _reel(stack, account)
@@ -80,8 +82,8 @@ async def test_killed_while_the_video_is_processing(stack: Stack) -> None:
         await _control(stack, "PATCH", "settings", {"video_processing_seconds": 1})
 
 
-async def test_killed_right_after_media_publish_is_sent(stack: Stack) -> None:
-    account = await stack.connect("crash_publish_sent")
+async def test_killed_right_after_media_publish_is_sent(stack: Stack, make: Factory) -> None:
+    account = await make.connected_account("crash_publish_sent")
     await _control(stack, "POST", "holds", {"endpoint": "media_publish", "count": 1})
     db_id = await _reel(stack, account)
     await stack.wait_until(lambda: _has_hold(stack, "media_publish"))
@@ -95,9 +97,9 @@ async def test_killed_right_after_media_publish_is_sent(stack: Stack) -> None:
     await _exactly_once(stack, "crash_publish_sent", db_id)
 
 
-async def test_killed_after_publish_returned_before_the_commit(stack: Stack) -> None:
+async def test_killed_after_publish_returned_before_the_commit(stack: Stack, make: Factory) -> None:
     """The sandbox publishes and then loses the answer: the worker dies not knowing it published."""
-    account = await stack.connect("crash_answer_lost")
+    account = await make.connected_account("crash_answer_lost")
     await _control(
         stack,
         "POST",
@@ -111,15 +113,15 @@ async def test_killed_after_publish_returned_before_the_commit(stack: Stack) -> 
     await _exactly_once(stack, "crash_answer_lost", db_id)
 
 
-async def test_scheduled_post_survives_killing_api_and_worker(stack: Stack) -> None:
-    account = await stack.connect("crash_scheduled")
+async def test_scheduled_post_survives_killing_api_and_worker(stack: Stack, make: Factory) -> None:
+    account = await make.connected_account("crash_scheduled")
     when = datetime.now(UTC) + timedelta(seconds=4)
     async with stack.api() as api:
         response = await api.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={
-                "account_id": account["id"],
+                "account_id": account.id,
                 "image_url": "https://example.com/later.jpg",
                 "scheduled_at": when.isoformat(),
             },

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import auth_headers
+from tests.factories import Factory
 from tests.worker.stack import API, ROOT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -86,8 +87,8 @@ async def test_every_kind_is_published_once(stack: Stack) -> None:
     assert sorted(m["media_product_type"] for m in media) == ["FEED", "FEED", "FEED", "REELS", "STORY"]
 
 
-async def test_batch_post(stack: Stack) -> None:
-    accounts = [await stack.connect(f"batch_{i}") for i in range(3)]
+async def test_batch_post(stack: Stack, make: Factory) -> None:
+    accounts = [await make.connected_account(f"batch_{i}") for i in range(3)]
     async with stack.api() as api:
         response = await api.post(
             f"{API}/batch-post",
@@ -95,7 +96,7 @@ async def test_batch_post(stack: Stack) -> None:
             json={
                 "image_url": "https://example.com/launch.jpg",
                 "caption": "Launch day",
-                "account_ids": [a["id"] for a in accounts],
+                "account_ids": [a.id for a in accounts],
             },
         )
     assert response.status_code == 207, response.text
@@ -104,15 +105,15 @@ async def test_batch_post(stack: Stack) -> None:
         assert len(await stack.published(f"batch_{i}")) == 1
 
 
-async def test_sweeper_recovers_a_post_whose_job_was_lost(stack: Stack) -> None:
+async def test_sweeper_recovers_a_post_whose_job_was_lost(stack: Stack, make: Factory) -> None:
     """Redis forgets the job (flushed, restored from nothing): the database still knows, the sweeper acts."""
-    account = await stack.connect("lost_job")
+    account = await make.connected_account("lost_job")
     async with stack.api() as api:
         scheduled = await api.post(
             f"{API}/posts",
             headers=auth_headers(),
             json={
-                "account_id": account["id"],
+                "account_id": account.id,
                 "image_url": "https://example.com/a.jpg",
                 "scheduled_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
             },
@@ -142,15 +143,8 @@ async def test_tokens_never_reach_the_database_in_clear(stack: Stack) -> None:
     await asyncio.sleep(0)
 
 
-async def test_refresh_commands_run_on_demand_with_progress(stack: Stack) -> None:
-    account = await stack.connect("cli_refresh")
-    async with stack.api() as api:
-        post = await api.post(
-            f"{API}/posts",
-            headers=auth_headers(),
-            json={"account_id": account["id"], "image_url": "https://example.com/a.jpg"},
-        )
-    assert post.status_code == 201
+async def test_refresh_commands_run_on_demand_with_progress(stack: Stack, make: Factory) -> None:
+    await make.published_post(await make.connected_account("cli_refresh"))
 
     async def run(command: str) -> str:
         process = await asyncio.create_subprocess_exec(
