@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SUB ?= alice
 
-.PHONY: install run test lint typecheck check-containers services worker sandbox bench clean
+.PHONY: install run token test lint typecheck check-containers services worker sandbox bench clean
 
 install: $(STAMP)
 
@@ -17,12 +18,19 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
-	@echo "installed into $(VENV)"
+	@echo "installed into $(VENV)" >&2
 
+# HOST and PORT reach the app too: without PUBLIC_BASE_URL its links and OAuth redirect follow them.
 run: install
 	@mkdir -p var
 	$(BIN)/alembic upgrade head
-	LOG_JSON=$${LOG_JSON:-false} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	@echo "Swagger UI: http://$(HOST):$(PORT)/docs"
+	HOST=$(HOST) PORT=$(PORT) LOG_JSON=$${LOG_JSON:-false} \
+	  $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+
+# A development JWT for user SUB (stdout carries the token alone: TOKEN=$$(make token SUB=alice)).
+token: install
+	@$(BIN)/python -m app token --sub "$(SUB)"
 
 worker: install
 	$(BIN)/arq app.worker.WorkerSettings
