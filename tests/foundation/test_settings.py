@@ -105,7 +105,7 @@ class TestPublicBaseUrl:
         ("host", "port", "expected"),
         [
             ("127.0.0.1", "8765", "http://127.0.0.1:8765"),
-            ("0.0.0.0", "8765", "http://localhost:8765"),
+            ("0.0.0.0", "8765", "http://localhost:8765"),  # noqa: S104 - a setting read, nothing bound
             ("::", "9000", "http://localhost:9000"),
             ("::1", "9000", "http://[::1]:9000"),
             ("myhost.local", "80", "http://myhost.local:80"),
