@@ -302,7 +302,8 @@ EVERY_OPERATION = [
 
 
 def load_openapi() -> dict[str, Any]:
-    settings = Settings(_env_file=None, public_base_url="http://localhost:8000", jwt_secret="x" * 40)
+    # Only the document is wanted: no secret, database or port matters here.
+    settings = Settings(_env_file=None, public_base_url="http://localhost:8000")
     return create_app(settings, configure_logs=False).openapi()
 
 
