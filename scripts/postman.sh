@@ -22,7 +22,8 @@ SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  .venv/bin/python -c 'import sys, httpx; httpx.get(sys.argv[1], timeout=1).raise_for_status()' \
+    "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
   kill -0 "$SERVER" 2>/dev/null || { echo "the service did not start:" >&2; tail -20 "$RUN_DIR/server.log" >&2; exit 1; }
   sleep 0.5
 done
