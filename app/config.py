@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -27,11 +27,22 @@ PLACEHOLDER_SECRETS = frozenset(
 SANDBOX_APP_ID = "1000000000000001"
 SANDBOX_APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the emulator's documented public default
 
+OAUTH_CALLBACK_PATH = "/api/sns/instagram/callback"
+
 DEFAULT_SCOPES = (
     "instagram_business_basic",
     "instagram_business_content_publish",
     "instagram_business_manage_insights",
 )
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses to reach a server listening on `host`:`port`."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listening address, read here, never bound
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 class ConfigurationError(RuntimeError):
@@ -81,7 +92,12 @@ class Settings(BaseSettings):
     instagram_max_attempts: int = Field(default=4, ge=1, le=10)
     instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
 
-    public_base_url: str = "http://localhost:8000"
+    # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Unset in development: http://HOST:PORT for work outside a request, each request's own address for
+    # answers (see app/public_urls.py). Required in production.
+    public_base_url: str = ""
     oauth_success_redirect: str | None = None
     oauth_state_ttl_seconds: int = Field(default=600, ge=30)
 
@@ -112,6 +128,8 @@ class Settings(BaseSettings):
 
     sandbox_video_processing_seconds: float = Field(default=3.0, ge=0)
     sandbox_latency_profile: Literal["none", "seed"] = "none"
+
+    _public_base_url_follows_request: bool = PrivateAttr(default=False)
 
     @field_validator("instagram_scopes", mode="before")
     @classmethod
@@ -151,6 +169,9 @@ class Settings(BaseSettings):
             self.synthetic_media = self.instagram_mode == "sandbox"
         if self.database_auto_migrate is None:
             self.database_auto_migrate = self.is_sqlite
+        if not self.public_base_url:
+            self._public_base_url_follows_request = True
+            self.public_base_url = local_base_url(self.host, self.port)
         return self
 
     # --- derived values -------------------------------------------------------------------------
@@ -174,8 +195,13 @@ class Settings(BaseSettings):
         return SANDBOX_APP_SECRET
 
     @property
+    def public_base_url_follows_request(self) -> bool:
+        """True when PUBLIC_BASE_URL is unset: answers use the address each request came to."""
+        return self._public_base_url_follows_request
+
+    @property
     def oauth_redirect_uri(self) -> str:
-        return f"{self.public_base_url}/api/sns/instagram/callback"
+        return f"{self.public_base_url}{OAUTH_CALLBACK_PATH}"
 
     @property
     def sandbox_base_url(self) -> str:
@@ -236,6 +262,10 @@ class Settings(BaseSettings):
             raise ConfigurationError("INSTAGRAM_APP_SECRET must be set in production")
         if self.synthetic_media:
             raise ConfigurationError("SYNTHETIC_MEDIA must be off in production")
+        if self.public_base_url_follows_request:
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL must be set in production (where Instagram and browsers reach this service)"
+            )
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""

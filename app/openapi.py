@@ -8,7 +8,8 @@ or to many accounts at once) exactly once, read account info and media, and foll
 
 **Authentication.** Every route under `/api/sns/instagram` except the OAuth callback needs
 `Authorization: Bearer <JWT>` from your web application (HS256 with `JWT_SECRET` by default; `sub` is
-the user id). For a development token run `python -m app token --sub alice`, then press **Authorize**.
+the user id). For a development token run `make token SUB=alice`, press **Authorize** and paste the
+token alone (without `Bearer `).
 
 **Errors** are always `{"error": "<sentence>"}`, sometimes with `code`, `action`, `auth_url`,
 `details` or `retry_after`. Records of another user answer 404.

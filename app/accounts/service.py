@@ -8,11 +8,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import public_urls
 from app.accounts.models import Account, AccountStatus
 from app.accounts.schemas import AccountOut
+from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import unit_of_work, utcnow
 from app.instagram import InstagramProfile
+from app.public_urls import PublicLinks
 
 _ACCOUNT_TYPES = {
     "BUSINESS": "business",
@@ -29,14 +32,14 @@ def account_type_label(value: str | None) -> str | None:
     return _ACCOUNT_TYPES.get(value.upper(), value.lower())
 
 
-def to_account_out(account: Account) -> AccountOut:
+def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
     return AccountOut(
         id=account.id,
         platform=account.platform,
         account_name=account.username,
         is_active=account.is_active,
         platform_user_id=account.ig_user_id,
-        profile_picture_url=account.profile_picture_url,
+        profile_picture_url=links.absolute(account.profile_picture_url),
         account_type=account.account_type,
         followers_count=account.followers_count,
         following_count=account.following_count,
@@ -65,12 +68,15 @@ async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | 
     return result.all()
 
 
-def apply_profile(account: Account, profile: InstagramProfile) -> None:
-    """Copy what Instagram says about the account onto its row (the cached profile)."""
+def apply_profile(account: Account, profile: InstagramProfile, settings: Settings) -> None:
+    """Copy what Instagram says about the account onto its row (the cached profile).
+
+    A picture on this service (the sandbox's) is kept as a path: the host and port may change.
+    """
     account.username = profile.username or account.username
     account.name = profile.name
     account.account_type = account_type_label(profile.account_type)
-    account.profile_picture_url = profile.profile_picture_url
+    account.profile_picture_url = public_urls.stored_form(profile.profile_picture_url, settings)
     account.biography = profile.biography
     account.website = profile.website
     account.followers_count = profile.followers_count
@@ -83,6 +89,7 @@ async def upsert_connected(
     *,
     user_id: str,
     profile: InstagramProfile,
+    settings: Settings,
     token_ciphertext: str,
     token_expires_at: datetime,
     scopes: Sequence[str],
@@ -95,7 +102,7 @@ async def upsert_connected(
     if account is None:
         account = Account(user_id=user_id, ig_user_id=profile.user_id, username=profile.username, created_at=now)
         session.add(account)
-    apply_profile(account, profile)
+    apply_profile(account, profile, settings)
     account.access_token_encrypted = token_ciphertext
     account.token_issued_at = now
     account.token_refreshed_at = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from app.db import unit_of_work, utcnow
 from app.insights import service
 from app.insights.models import PostAnalytics
 from app.observability.metrics import REFRESH_FAILURES
+from app.progress import ProgressCallback
 from app.publishing.models import Post, PostKind, PostStatus
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class RefreshReport:
         return {"refreshed": self.refreshed, "failed": self.failed, "skipped": self.skipped}
 
 
-async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None = None) -> RefreshReport:
+async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = None) -> RefreshReport:
     """Refresh every post published in the last INSIGHTS_REFRESH_DAYS (30): latest figures plus a snapshot.
 
     At most INSIGHTS_REFRESH_CONCURRENCY calls at once; one post failing never stops the others; an
@@ -104,7 +104,7 @@ async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None
                 logger.warning("insights refresh failed", extra={"post_id": post.id, "error": str(exc)})
         if progress:
             done = report.refreshed + report.failed + report.skipped
-            progress(f"[{done}/{total}] post {post.id}: {report.as_dict()}")
+            progress(done, total, f"post {post.id}: {report.as_dict()}")
 
     await asyncio.gather(*(refresh_one(post, account) for post, account in rows))
     logger.info("insights refresh finished", extra=report.as_dict())

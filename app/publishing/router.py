@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query
@@ -35,8 +36,12 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Any unique string (a UUID): retrying with the same key and body publishes nothing more "
-        "and answers the first answer. Kept 24 hours.",
+        description="Makes a retry safe. Any unique string (a UUID): sending the same key and body again (a "
+        "retry after a timeout, **Execute** pressed twice) publishes nothing more and answers the first answer "
+        "(`Idempotent-Replayed: true`). Use a new key for each new post: the same key with another body answers "
+        "409. Kept 24 hours. Without a key, two identical requests are two posts. The example is a new UUID, "
+        "generated each time these docs load.",
+        openapi_examples={"generated": {"summary": "a freshly generated UUID", "value": str(uuid.uuid4())}},
     ),
 ]
 PreferHeader = Annotated[
