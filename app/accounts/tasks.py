@@ -61,7 +61,9 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], Non
         if now - last_issued < MIN_TOKEN_AGE:
             continue
         if account.token_expires_at is not None and account.token_expires_at <= now:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, "the token expired before it was refreshed")
+            await service.mark_needs_reauth(
+                ctx.sessionmaker, account.id, "the token expired before it was refreshed", cause="token_refresh"
+            )
             report.dead += 1
             continue
         token = service.access_token(account, ctx.cipher)
@@ -69,7 +71,7 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], Non
         try:
             fresh = await ctx.instagram.refresh_token(token)
         except ig.TokenInvalid as exc:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
+            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message, cause="token_refresh")
             report.dead += 1
             REFRESH_FAILURES.labels("tokens").inc()
         except ig.InstagramError as exc:
