@@ -24,7 +24,9 @@ def _event_types(value: list[str]) -> list[str]:
         return names
     unknown = [n for n in names if n not in SUBSCRIBABLE]
     if unknown:
-        raise ValueError(f"must name known event types, not {', '.join(unknown)} (known: {', '.join(SUBSCRIBABLE)}, or *)")
+        raise ValueError(
+            f"must name known event types, not {', '.join(unknown)} (known: {', '.join(SUBSCRIBABLE)}, or *)"
+        )
     return names
 
 

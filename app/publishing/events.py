@@ -11,12 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.accounts.models import Account
+from app.config import Settings
 from app.events.models import Event
 from app.events.types import PostCancelled, PostFailed, PostPublished
 from app.publishing.models import Post, PostStatus
 
-# post.published waits this long at most for its permalink (read right after the publish is recorded).
-PERMALINK_HOLD = timedelta(seconds=60)
+
+def permalink_hold(settings: Settings) -> timedelta:
+    """How long post.published waits for its permalink at most: as long as reading it from Instagram may take
+    (it is read right after the publish is recorded). Only a crash in between makes anyone wait that long."""
+    return timedelta(seconds=settings.instagram_timeout_seconds + settings.instagram_retry_budget_seconds + 5)
 
 
 async def _username(session: AsyncSession, post: Post, account: Account | None) -> str:
@@ -25,7 +29,7 @@ async def _username(session: AsyncSession, post: Post, account: Account | None) 
     return await session.scalar(select(Account.username).where(Account.id == post.account_id)) or ""
 
 
-async def record_final(session: AsyncSession, post: Post, account: Account | None) -> Event | None:
+async def record_final(session: AsyncSession, post: Post, account: Account | None, settings: Settings) -> Event | None:
     """The event of the final state `post` was just given (published or failed) in `session`'s transaction."""
     common: dict[str, Any] = {
         "db_id": post.id,
@@ -39,7 +43,7 @@ async def record_final(session: AsyncSession, post: Post, account: Account | Non
         published = PostPublished(**common, media_id=post.media_id, permalink=None, published_at=post.published_at)
         # Held until `permalink_known` fills in the permalink, so receivers get it in the one payload.
         return await events.record(
-            session, user_id=post.user_id, type="post.published", data=published, hold=PERMALINK_HOLD
+            session, user_id=post.user_id, type="post.published", data=published, hold=permalink_hold(settings)
         )
     if post.status == PostStatus.FAILED:
         failed = PostFailed(

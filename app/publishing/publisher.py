@@ -628,7 +628,7 @@ class _Runner:
                 setattr(self.post, key, value)
             if final:
                 # The outbox: the event is committed with the final state, or neither is.
-                self.final_event = await post_events.record_final(session, self.post, self.account)
+                self.final_event = await post_events.record_final(session, self.post, self.account, self.settings)
         self.released = final
 
     async def release(self) -> None:
