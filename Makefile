@@ -54,6 +54,7 @@ test: install services lint
 
 bench: install services
 	$(BIN)/python -m bench.batch_post
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

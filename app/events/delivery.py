@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 LEASE_MARGIN_SECONDS = 5.0
 SWEEP_HORIZON = timedelta(seconds=75)
 SWEEP_BATCH = 1000
+SUCCESS_RESOLUTION = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,18 @@ async def _settle(
     follow_ups: list[FollowUp] = []
     async with unit_of_work(ctx.sessionmaker) as session:
         if result.ok:
+            # Only when it changes something that matters: a burst of successes to one endpoint must not queue
+            # up on its row lock (last_success_at is kept to within a few seconds).
             await session.execute(
                 update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == delivery.endpoint_id)
+                .where(
+                    WebhookEndpoint.id == delivery.endpoint_id,
+                    or_(
+                        WebhookEndpoint.failing_since.is_not(None),
+                        WebhookEndpoint.last_success_at.is_(None),
+                        WebhookEndpoint.last_success_at < now - SUCCESS_RESOLUTION,
+                    ),
+                )
                 .values(failing_since=None, last_success_at=now)
             )
             values.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None)

@@ -165,6 +165,16 @@ def rotate_secret(endpoint: WebhookEndpoint, cipher: TokenCipher) -> tuple[str, 
     return secret, endpoint
 
 
+async def reencrypt_secrets(session: AsyncSession, cipher: TokenCipher) -> int:
+    """Re-encrypt every stored signing secret with the first TOKEN_ENCRYPTION_KEY (`python -m app rotate-keys`)."""
+    endpoints = (await session.scalars(select(WebhookEndpoint))).all()
+    for endpoint in endpoints:
+        endpoint.secret_encrypted = cipher.rotate(endpoint.secret_encrypted)
+        if endpoint.previous_secret_encrypted:
+            endpoint.previous_secret_encrypted = cipher.rotate(endpoint.previous_secret_encrypted)
+    return len(endpoints)
+
+
 async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
     """The endpoint and its deliveries (the events stay in the feed)."""
     await session.delete(endpoint)

@@ -223,3 +223,18 @@ class TestGuard:
         assert not rule(ipaddress.ip_address("127.0.0.1")) and not rule(ipaddress.ip_address("::1"))
         assert rule(ipaddress.ip_address("10.0.0.1")) and rule(ipaddress.ip_address("169.254.169.254"))
         assert forbidden_rule(allow_loopback=False)(ipaddress.ip_address("127.0.0.1"))
+
+
+async def test_key_rotation_reencrypts_the_signing_secrets(db_session: AsyncSession) -> None:
+    from app.events.service import reencrypt_secrets, rotate_secret
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    endpoint, secret = await create_endpoint(
+        db_session, TokenCipher([old_key]), user_id="u", url="https://a.example/h", events=["*"], description=None
+    )
+    rotate_secret(endpoint, TokenCipher([old_key]))
+    both = TokenCipher([new_key, old_key])
+    assert await reencrypt_secrets(db_session, both) == 1
+    only_new = TokenCipher([new_key])
+    assert only_new.decrypt(endpoint.previous_secret_encrypted or "") == secret
+    assert only_new.decrypt(endpoint.secret_encrypted).startswith("whsec_")

@@ -4,13 +4,16 @@ a real receiver on loopback verifies every signature with `standardwebhooks`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.main import app_context
+from app.observability.logging import JsonFormatter, redact
 from tests.conftest import auth_headers
 from tests.events.conftest import feed, register
 from tests.events.receiver import Receiver
@@ -259,6 +262,21 @@ class TestSecrets:
         assert endpoint["secret"] not in raw and endpoint["secret"][6:] not in raw
         listed = (await client.get(f"{API}/webhooks", headers=auth_headers())).json()
         assert "secret" not in listed[0]
+
+    async def test_no_secret_in_any_log_line(
+        self, pg_events_app: AppClient, receiver: Receiver, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        _, client = pg_events_app
+        caplog.set_level(logging.DEBUG)
+        endpoint = await register(client, receiver)
+        rotated = (await client.post(f"{API}/webhooks/{endpoint['id']}/rotate-secret", headers=auth_headers())).json()
+        await connect_account(client, "quiet_logs")
+        await receiver.wait_for(lambda r: len(r) == 1)
+        lines = [JsonFormatter().format(record) for record in caplog.records]
+        assert any("webhook delivery attempt" in line and receiver.receipts[0].id in line for line in lines)
+        for secret in (endpoint["secret"], rotated["secret"]):
+            assert not any(secret[6:20] in line for line in lines)
+        assert redact(f"key {endpoint['secret']}") == "key whsec_[redacted]"
 
 
 class TestTestAndRedeliver:
