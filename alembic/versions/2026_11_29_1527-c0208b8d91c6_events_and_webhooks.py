@@ -8,8 +8,9 @@ Create Date: 2026-11-29 15:27:02.622222
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "c0208b8d91c6"
 down_revision: str | None = "d92313686608"
