@@ -3,7 +3,7 @@ that changes the account. The one place accounts talk to `app.events`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,35 +13,22 @@ from app.events.types import AccountConnected, AccountDisconnected, AccountNeeds
 from app.instagram_failures import AUTH_URL
 
 
+def _about(account: Account) -> dict[str, Any]:
+    return {"account_id": account.id, "username": account.username, "platform_user_id": account.ig_user_id}
+
+
 async def record_connected(session: AsyncSession, account: Account, *, reconnected: bool) -> None:
-    data = AccountConnected(
-        account_id=account.id,
-        username=account.username,
-        platform_user_id=account.ig_user_id,
-        reconnected=reconnected,
-    )
+    data = AccountConnected(**_about(account), reconnected=reconnected)
     await events.record(session, user_id=account.user_id, type="account.connected", data=data)
 
 
 async def record_needs_reauth(
     session: AsyncSession, account: Account, *, cause: Literal["token_refresh", "api_call"], reason: str
 ) -> None:
-    data = AccountNeedsReauth(
-        account_id=account.id,
-        username=account.username,
-        platform_user_id=account.ig_user_id,
-        auth_url=AUTH_URL,
-        cause=cause,
-        reason=reason,
-    )
+    data = AccountNeedsReauth(**_about(account), auth_url=AUTH_URL, cause=cause, reason=reason)
     await events.record(session, user_id=account.user_id, type="account.needs_reauth", data=data)
 
 
 async def record_disconnected(session: AsyncSession, account: Account, *, cancelled_posts: int) -> None:
-    data = AccountDisconnected(
-        account_id=account.id,
-        username=account.username,
-        platform_user_id=account.ig_user_id,
-        cancelled_posts=cancelled_posts,
-    )
+    data = AccountDisconnected(**_about(account), cancelled_posts=cancelled_posts)
     await events.record(session, user_id=account.user_id, type="account.disconnected", data=data)

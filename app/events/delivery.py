@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -327,12 +327,3 @@ async def _purge(ctx: AppContext, before: datetime) -> None:
         await session.execute(
             delete(Event).where(Event.created_at < before).execution_options(synchronize_session=False)
         )
-
-
-async def pending_count(ctx: AppContext) -> int:
-    """Deliveries still to be sent (for tests and operators)."""
-    async with ctx.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.PENDING)
-        )
-    return int(count or 0)

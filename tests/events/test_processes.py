@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import REDIS_TEST_URL, auth_headers, empty_tables
+from tests.conftest import REDIS_TEST_URL, auth_headers
 from tests.events.receiver import Receiver
-from tests.worker.stack import API, Stack
+from tests.worker.stack import API, Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -31,22 +29,9 @@ WEBHOOK_SETTINGS = {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(pg_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    redis = Redis.from_url(REDIS_TEST_URL)
-    await redis.flushdb()
-    await redis.aclose()
-    logs: Path = tmp_path_factory.mktemp("events-stack")
-    stack = Stack(database_url=pg_database_url, redis_url=REDIS_TEST_URL, logs=logs, overrides=WEBHOOK_SETTINGS)
-    try:
-        for name in ("sandbox", "api", "worker"):
-            stack.start(name)
-        for name in ("sandbox", "api", "worker"):
-            await stack.wait_ready(name)
-        yield stack
-    finally:
-        stack.stop_all()
-        engine = create_async_engine(pg_database_url)
-        await empty_tables(engine)
-        await engine.dispose()
+    logs = tmp_path_factory.mktemp("events-stack")
+    async with running_stack(pg_database_url, REDIS_TEST_URL, logs, WEBHOOK_SETTINGS) as running:
+        yield running
 
 
 async def _register(stack: Stack, receiver: Receiver, sub: str, **body: Any) -> dict[str, Any]:
@@ -68,6 +53,11 @@ async def _post(stack: Stack, sub: str, path: str, body: dict[str, Any], **heade
     return answer
 
 
+async def _reel(stack: Stack, sub: str, account: dict[str, Any]) -> dict[str, Any]:
+    body = {"account_id": account["id"], "video_url": "https://example.com/clip.mp4"}
+    return await _post(stack, sub, "reels", body, Prefer="respond-async")
+
+
 async def _control(stack: Stack, method: str, path: str, body: dict[str, Any] | None = None) -> None:
     async with stack.sandbox() as sandbox:
         response = await sandbox.request(method, f"/control/{path}", json=body)
@@ -85,13 +75,7 @@ async def test_published_failed_and_needs_reauth_reach_a_real_receiver(stack: St
     inline = await _post(stack, "events_e2e", "posts", {**image, "caption": "now"})
     when = datetime.now(UTC) + timedelta(seconds=2)
     scheduled = await _post(stack, "events_e2e", "posts", {**image, "scheduled_at": when.isoformat()})
-    reel = await _post(
-        stack,
-        "events_e2e",
-        "reels",
-        {"account_id": account["id"], "video_url": "https://example.com/clip.mp4"},
-        Prefer="respond-async",
-    )
+    reel = await _reel(stack, "events_e2e", account)
     ids = [inline["db_id"], scheduled["db_id"], reel["db_id"]]
     await receiver.wait_for(lambda _: all(_published(receiver, i) for i in ids), timeout=60)
     for receipt in receiver.of_type("post.published"):
@@ -123,13 +107,7 @@ async def test_worker_killed_between_the_state_change_and_the_delivery(stack: St
     await _register(stack, receiver, "kill_between", events=["post.published"])
     account = await stack.connect("kill_between_brand", sub="kill_between")
     await _control(stack, "POST", "holds", {"endpoint": "media_publish", "count": 1})
-    reel = await _post(
-        stack,
-        "kill_between",
-        "reels",
-        {"account_id": account["id"], "video_url": "https://example.com/clip.mp4"},
-        Prefer="respond-async",
-    )
+    reel = await _reel(stack, "kill_between", account)
     await stack.wait_until(lambda: _held(stack, "media_publish"), timeout=30)
     # Everything read after the publish is held too: the permalink read will hang.
     await _control(stack, "POST", "holds", {"endpoint": "object_get", "count": 50})
