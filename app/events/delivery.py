@@ -109,7 +109,11 @@ async def deliver(ctx: AppContext, delivery_id: int) -> str:
     WEBHOOK_DELIVERIES.labels(event.type, result.outcome).inc()
     WEBHOOK_DELIVERY_SECONDS.labels(result.outcome).observe(result.seconds)
     logger.info(
-        "webhook delivery attempt",
+        "webhook delivery attempt: event %s to endpoint %s, attempt %s: %s",
+        event.public_id,
+        endpoint.id,
+        delivery.attempts,
+        result.outcome,
         extra={
             "event_id": event.public_id,
             "event_type": event.type,

@@ -59,6 +59,12 @@ class TestDelivery:
         assert page["events"][1] == payload
         connected = receiver.of_type("account.connected")[0].payload
         assert connected["data"]["username"] == "webhook_owner" and connected["data"]["reconnected"] is False
+        # Deleting the endpoint forgets its deliveries; the events stay in the feed.
+        endpoint_id = (await client.get(f"{API}/webhooks", headers=auth_headers())).json()[0]["id"]
+        deleted = await client.delete(f"{API}/webhooks/{endpoint_id}", headers=auth_headers())
+        assert deleted.status_code == 200 and deleted.json() == {"message": "Webhook endpoint deleted successfully"}
+        assert (await client.get(f"{API}/webhooks/{endpoint_id}", headers=auth_headers())).status_code == 404
+        assert len((await feed(client))["events"]) == 2
 
     async def test_cancel_and_disconnect_emit_their_events_in_order(
         self, pg_events_app: AppClient, receiver: Receiver
