@@ -78,6 +78,7 @@ test-browser: install
 
 bench: install services
 	$(BIN)/python -m bench.batch_post
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache postman/node_modules

@@ -93,8 +93,19 @@ async def rotate_token_keys(ctx: Any, progress: ProgressCallback | None = None) 
     return {"re-encrypted": rotated}
 
 
+async def rotate_keys(ctx: Any, progress: ProgressCallback | None = None) -> dict[str, int]:
+    """Instagram tokens and webhook signing secrets, each re-encrypted with the first key."""
+    from app.db import unit_of_work
+    from app.events.service import reencrypt_secrets
+
+    result = await rotate_token_keys(ctx, progress)
+    async with unit_of_work(ctx.sessionmaker) as session:
+        result["webhook secrets re-encrypted"] = await reencrypt_secrets(session, ctx.cipher)
+    return result
+
+
 def _rotate_keys(_args: argparse.Namespace) -> int:
-    return asyncio.run(_with_context("rotate-keys", rotate_token_keys))
+    return asyncio.run(_with_context("rotate-keys", rotate_keys))
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
@@ -106,7 +117,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     ),
     "refresh-tokens": ("refresh the Instagram tokens that expire within 10 days, now", _refresh_tokens),
     "rotate-keys": (
-        "re-encrypt stored tokens with the first TOKEN_ENCRYPTION_KEY (then the old keys can be removed)",
+        "re-encrypt stored tokens and webhook secrets with the first TOKEN_ENCRYPTION_KEY "
+        "(then the old keys can be removed)",
         _rotate_keys,
     ),
 }

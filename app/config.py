@@ -45,6 +45,11 @@ def local_base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+# About 3 days in all (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then 12 h), so that an endpoint that never
+# answers is disabled (WEBHOOK_DISABLE_AFTER_SECONDS) around its oldest delivery's last attempt.
+WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0, 43200.0, 43200.0, 43200.0, 43200.0)
+
+
 class ConfigurationError(RuntimeError):
     """A setting makes start-up unsafe; the message names the variable."""
 
@@ -130,12 +135,33 @@ class Settings(BaseSettings):
     sandbox_latency_profile: Literal["none", "seed"] = "none"
 
     _public_base_url_follows_request: bool = PrivateAttr(default=False)
+    # Outgoing webhooks (app/events): how long a receiver has to answer, the retry delays (seconds,
+    # jittered) after each failed attempt, when a failing endpoint is disabled, how long events are kept.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = WEBHOOK_RETRY_SCHEDULE
+    webhook_disable_after_seconds: float = Field(default=3 * 24 * 3600, gt=0)
+    webhook_allow_loopback: bool = False
+    events_retention_days: int = Field(default=30, ge=1)
 
     @field_validator("instagram_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(s.strip() for s in value.replace(" ", ",").split(",") if s.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(s) for s in value.replace(" ", ",").split(",") if s.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _positive_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(delay <= 0 for delay in value):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE must list one or more positive delays in seconds")
         return value
 
     @field_validator(
@@ -266,6 +292,8 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 "PUBLIC_BASE_URL must be set in production (where Instagram and browsers reach this service)"
             )
+        if self.webhook_allow_loopback:
+            raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""

@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.context import AppContext, build_context
 from app.docs_ui import install_docs
 from app.errors import install_error_handlers
+from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
 from app.jobs import ArqJobQueue, InProcessJobQueue, JobQueue
 from app.migrations import upgrade_to_head_async
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     for router in API_ROUTERS:
         app.include_router(router)
     install_docs(app)
+    install_webhook_docs(app)
     if settings.is_sandbox:
         from app.sandbox import create_sandbox_app
 

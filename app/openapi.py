@@ -33,5 +33,10 @@ OPENAPI_TAGS = [
         "description": "Feed posts, stories, reels, carousels and batches: now or scheduled, exactly once.",
     },
     {"name": "insights", "description": "Post and account insights, with stored history."},
+    {
+        "name": "webhooks",
+        "description": "Signed events (Standard Webhooks) POSTed to your URLs; the payloads are under `webhooks`.",
+    },
+    {"name": "events", "description": "The events feed: catch up after downtime, or poll instead of webhooks."},
     {"name": "operations", "description": "Health, readiness and metrics for operators."},
 ]

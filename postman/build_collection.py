@@ -274,6 +274,45 @@ EVERY_OPERATION = [
         "Retry a failed post",
         variables={"db_id": "{{failed_db_id}}"},
     ),
+    _op(
+        "post",
+        f"{API}/webhooks",
+        201,
+        "Register a webhook endpoint",
+        "Events are POSTed to `url`, signed (Standard Webhooks). The URL must be public; for a receiver on this "
+        "machine start the service with WEBHOOK_ALLOW_LOOPBACK=true (make postman does). The signing secret is "
+        "shown only in this answer.",
+        body={"url": "{{base_url}}/healthz", "events": ["*"], "description": "Postman"},
+        tests=[_set("webhook_id", "pm.response.json().id")],
+    ),
+    _op("get", f"{API}/webhooks", 200, "List webhook endpoints"),
+    _op("get", f"{API}/webhooks/{{webhook_id}}", 200, "Get a webhook endpoint"),
+    _op(
+        "patch",
+        f"{API}/webhooks/{{webhook_id}}",
+        200,
+        "Change a webhook endpoint",
+        body={"description": "Postman (renamed)"},
+    ),
+    _op("post", f"{API}/webhooks/{{webhook_id}}/rotate-secret", 200, "Rotate the signing secret"),
+    _op(
+        "post",
+        f"{API}/webhooks/{{webhook_id}}/test",
+        200,
+        "Send a test event",
+        "Answers how the delivery went. Here the receiver is /healthz, which takes no POST: the delivery is "
+        "recorded as failed with its HTTP status, and can be sent again below.",
+        tests=[_set("delivery_id", "pm.response.json().id")],
+    ),
+    _op("get", f"{API}/webhooks/{{webhook_id}}/deliveries", 200, "List the endpoint's deliveries"),
+    _op(
+        "post",
+        f"{API}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/redeliver",
+        202,
+        "Send a delivery again",
+    ),
+    _op("get", f"{API}/events", 200, "Read your events (the feed)", query={"limit": "50"}),
+    _op("delete", f"{API}/webhooks/{{webhook_id}}", 200, "Delete the webhook endpoint"),
     _op("get", "/healthz", 200, "Liveness", auth=False),
     _op("get", "/readyz", 200, "Readiness", auth=False),
     _op(
@@ -437,6 +476,8 @@ def build_collection(spec: dict[str, Any]) -> dict[str, Any]:
             {"key": "code", "value": ""},
             {"key": "state", "value": ""},
             {"key": "db_id", "value": ""},
+            {"key": "webhook_id", "value": ""},
+            {"key": "delivery_id", "value": ""},
         ],
         "item": [
             {

@@ -15,7 +15,7 @@ PORT=${POSTMAN_PORT:-$(.venv/bin/python scripts/free-port.py)}
 RUN_DIR=var/postman
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 export APP_ENV=development INSTAGRAM_MODE=sandbox HOST=127.0.0.1 PORT LOG_JSON=false \
-  APP_VAR_DIR="$RUN_DIR" DATABASE_URL="sqlite+aiosqlite:///$RUN_DIR/instagram.db"
+  WEBHOOK_ALLOW_LOOPBACK=true APP_VAR_DIR="$RUN_DIR" DATABASE_URL="sqlite+aiosqlite:///$RUN_DIR/instagram.db"
 
 .venv/bin/uvicorn app.main:app --host 127.0.0.1 --port "$PORT" >"$RUN_DIR/server.log" 2>&1 &
 SERVER=$!

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.accounts import callback_page, flows, service
+from app.accounts import events as account_events
 from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
 from app.accounts.oauth_state import InvalidState
 from app.accounts.schemas import (
@@ -168,8 +169,11 @@ async def get_account(account: OwnedAccount, links: PublicLinksDep) -> AccountOu
 async def disconnect_account(session: SessionDep, account: OwnedAccount) -> MessageOut:
     """Destroys the stored token, marks the account inactive and cancels its scheduled posts.
     Its published posts and their analytics are kept."""
+    was_connected = account.is_active
     service.disconnect(account)
-    await publishing_service.cancel_posts_of_account(session, account.id, reason="account disconnected")
+    cancelled = await publishing_service.cancel_posts_of_account(session, account.id, reason="account disconnected")
+    if was_connected:
+        await account_events.record_disconnected(session, account, cancelled_posts=cancelled)
     return MessageOut(message="Account disconnected successfully")
 
 

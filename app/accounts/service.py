@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import public_urls
+from app.accounts import events as account_events
 from app.accounts.models import Account, AccountStatus
 from app.accounts.schemas import AccountOut
 from app.config import Settings
@@ -99,6 +101,7 @@ async def upsert_connected(
     account = await session.scalar(
         select(Account).where(Account.user_id == user_id, Account.ig_user_id == profile.user_id)
     )
+    reconnected = account is not None
     if account is None:
         account = Account(user_id=user_id, ig_user_id=profile.user_id, username=profile.username, created_at=now)
         session.add(account)
@@ -113,6 +116,7 @@ async def upsert_connected(
     account.disconnected_at = None
     account.updated_at = now
     await session.flush()
+    await account_events.record_connected(session, account, reconnected=reconnected)
     return account
 
 
@@ -132,14 +136,26 @@ def access_token(account: Account, cipher: TokenCipher) -> str | None:
     return cipher.decrypt(account.access_token_encrypted)
 
 
-async def mark_needs_reauth(sessionmaker: async_sessionmaker[AsyncSession], account_id: int, reason: str) -> None:
-    """Record, in its own committed unit of work, that Instagram no longer accepts the account's token.
+async def mark_needs_reauth(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    reason: str,
+    *,
+    cause: Literal["token_refresh", "api_call"] = "api_call",
+) -> None:
+    """Record, in its own committed unit of work, that Instagram no longer accepts the account's token
+    (with its account.needs_reauth event, once per change).
 
     Its own transaction because the request that found out is about to answer an error (and roll back).
     """
     async with unit_of_work(sessionmaker) as session:
-        await session.execute(
+        result = await session.execute(
             update(Account)
             .where(Account.id == account_id, Account.status == AccountStatus.ACTIVE)
             .values(status=AccountStatus.NEEDS_REAUTH, status_reason=reason, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            account = await session.scalar(select(Account).where(Account.id == account_id))
+            assert account is not None
+            await account_events.record_needs_reauth(session, account, cause=cause, reason=reason)

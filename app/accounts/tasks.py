@@ -63,7 +63,9 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: ProgressCallback | 
                 progress(index, len(accounts), f"account {account.id}: too recent to refresh")
             continue
         if account.token_expires_at is not None and account.token_expires_at <= now:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, "the token expired before it was refreshed")
+            await service.mark_needs_reauth(
+                ctx.sessionmaker, account.id, "the token expired before it was refreshed", cause="token_refresh"
+            )
             report.dead += 1
             if progress:
                 progress(index, len(accounts), f"account {account.id}: {report.as_dict()}")
@@ -73,7 +75,7 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: ProgressCallback | 
         try:
             fresh = await ctx.instagram.refresh_token(token)
         except ig.TokenInvalid as exc:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
+            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message, cause="token_refresh")
             report.dead += 1
             REFRESH_FAILURES.labels("tokens").inc()
         except ig.InstagramError as exc:

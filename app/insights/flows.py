@@ -15,6 +15,7 @@ from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.insights import service
+from app.insights.events import AccountRun, record_runs
 from app.insights.models import PostAnalytics
 from app.observability.metrics import REFRESH_FAILURES
 from app.progress import ProgressCallback
@@ -76,6 +77,7 @@ async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = No
             )
         ).all()
     report = RefreshReport()
+    runs: dict[int, AccountRun] = {}
     dead_accounts: set[int] = set()
     semaphore = asyncio.Semaphore(ctx.settings.insights_refresh_concurrency)
     total = len(rows)
@@ -88,18 +90,22 @@ async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = No
             if account.id in dead_accounts:
                 report.skipped += 1
                 return
+            run = runs.setdefault(account.id, AccountRun(account))
             try:
                 token = accounts_service.access_token(account, ctx.cipher)
                 assert token is not None
                 await fetch_and_record(ctx, post, token)
                 report.refreshed += 1
+                run.refreshed += 1
             except ig.TokenInvalid as exc:
                 dead_accounts.add(account.id)
                 await accounts_service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
                 report.failed += 1
+                run.failed += 1
                 REFRESH_FAILURES.labels("insights").inc()
             except Exception as exc:  # one post never stops the rest
                 report.failed += 1
+                run.failed += 1
                 REFRESH_FAILURES.labels("insights").inc()
                 logger.warning("insights refresh failed", extra={"post_id": post.id, "error": str(exc)})
         if progress:
@@ -107,5 +113,7 @@ async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = No
             progress(done, total, f"post {post.id}: {report.as_dict()}")
 
     await asyncio.gather(*(refresh_one(post, account) for post, account in rows))
+    async with unit_of_work(ctx.sessionmaker) as session:
+        await record_runs(session, runs.values())
     logger.info("insights refresh finished", extra=report.as_dict())
     return report

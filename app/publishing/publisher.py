@@ -34,8 +34,10 @@ from app.accounts import service as accounts_service
 from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
+from app.events.models import Event
 from app.instagram_failures import AUTH_URL, InstagramReauthRequired
 from app.observability.metrics import POSTS_FINISHED, PUBLISH_SECONDS
+from app.publishing import events as post_events
 from app.publishing import service
 from app.publishing.models import ACTIVE_STATUSES, FINAL_STATUSES, Post, PostKind, PostStatus
 
@@ -178,6 +180,8 @@ class _Runner:
         self.mode = mode
         self.token = ""
         self.released = False
+        # The event recorded with the final state (post.published waits for its permalink).
+        self.final_event: Event | None = None
 
     # --- the steps -----------------------------------------------------------------------------------
 
@@ -429,17 +433,23 @@ class _Runner:
         started = post.scheduled_at or post.created_at
         PUBLISH_SECONDS.labels(post.kind).observe(max(0.0, (now - started).total_seconds()))
         logger.info("post published", extra={"post_id": post.id, "kind": post.kind, "media_id": media_id})
+        permalink = await self.read_permalink(media_id)
+        async with unit_of_work(self.ctx.sessionmaker) as session:
+            if permalink:
+                await session.execute(update(Post).where(Post.id == post.id).values(permalink=permalink))
+            await post_events.permalink_known(session, self.final_event, permalink)
+        post.permalink = permalink
+
+    async def read_permalink(self, media_id: str | None) -> str | None:
+        """The published media's permalink (best effort: None when Instagram does not give it now)."""
         if media_id is None:
-            return
+            return None
         try:
             media = await self.ig.get_media(self.token, media_id)
         except ig.InstagramError as exc:
-            logger.info("permalink not available yet", extra={"post_id": post.id, "error": str(exc)})
-            return
-        if media.permalink:
-            async with unit_of_work(self.ctx.sessionmaker) as session:
-                await session.execute(update(Post).where(Post.id == post.id).values(permalink=media.permalink))
-            post.permalink = media.permalink
+            logger.info("permalink not available yet", extra={"post_id": self.post.id, "error": str(exc)})
+            return None
+        return media.permalink
 
     async def discover_media_id(self) -> str | None:
         """Find the media a PUBLISHED container became, when the publish answer was lost.
@@ -614,9 +624,12 @@ class _Runner:
                 raise _LostLease()
             if release_assets:
                 await service.release_assets(session, self.post.id)
+            for key, value in values.items():
+                setattr(self.post, key, value)
+            if final:
+                # The outbox: the event is committed with the final state, or neither is.
+                self.final_event = await post_events.record_final(session, self.post, self.account, self.settings)
         self.released = final
-        for key, value in values.items():
-            setattr(self.post, key, value)
 
     async def release(self) -> None:
         if self.released:

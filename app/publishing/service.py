@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work, utcnow
+from app.publishing import events as post_events
 from app.publishing.models import ACTIVE_STATUSES, MediaAsset, Post, PostAsset, PostStatus
 from app.publishing.schemas import PostOut
 
@@ -134,6 +135,7 @@ async def cancel_post(session: AsyncSession, post: Post) -> bool:
         return False
     await session.refresh(post)
     await release_assets(session, post.id)
+    await post_events.record_cancelled(session, post, "cancelled by the user")
     return True
 
 
@@ -144,10 +146,10 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int, *, rea
     with what it has (its runner sees the account disconnected, or has already published it).
     """
     now = utcnow()
-    ids = list(
+    posts = list(
         (
             await session.scalars(
-                select(Post.id).where(
+                select(Post).where(
                     Post.account_id == account_id,
                     Post.status.in_(ACTIVE_STATUSES),
                     or_(Post.lease_until.is_(None), Post.lease_until < now),
@@ -155,23 +157,31 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int, *, rea
             )
         ).all()
     )
-    if not ids:
+    if not posts:
         return 0
-    await session.execute(
-        update(Post)
-        .where(Post.id.in_(ids), Post.status.in_(ACTIVE_STATUSES))
-        .values(
-            status=PostStatus.CANCELLED,
-            error=f"cancelled: {reason}",
-            error_code="cancelled",
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    # RETURNING: only what this statement cancelled gets its event (a runner may have moved one meanwhile).
+    cancelled = set(
+        (
+            await session.scalars(
+                update(Post)
+                .where(Post.id.in_([p.id for p in posts]), Post.status.in_(ACTIVE_STATUSES))
+                .values(
+                    status=PostStatus.CANCELLED,
+                    error=f"cancelled: {reason}",
+                    error_code="cancelled",
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+                .returning(Post.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
     )
-    for post_id in ids:
-        await release_assets(session, post_id)
-    return len(ids)
+    for post in posts:
+        if post.id in cancelled:
+            await release_assets(session, post.id)
+            await post_events.record_cancelled(session, post, reason)
+    return len(cancelled)
 
 
 # --- media assets ------------------------------------------------------------------------------------
