@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.ids import validation_is_unknown_id
+
 
 class AppError(Exception):
     """An error with a status code and a sentence for the client."""
@@ -280,6 +282,11 @@ async def _app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unknown = validation_is_unknown_id(exc.errors())
+    if unknown is not None:
+        # An id beyond what the database can hold names no record: the same 404 as any unknown id.
+        message, code = unknown
+        return error_json(404, {"error": message, "code": code})
     message, details = validation_message(exc.errors(), _required_body_fields(request))
     return error_json(400, {"error": message, "code": "validation_error", "details": details})
 

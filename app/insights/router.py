@@ -14,6 +14,7 @@ from app.auth.dependencies import CurrentUser
 from app.db import utcnow
 from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, Conflict, NotFound, error_responses
+from app.ids import DbId
 from app.insights import flows, service
 from app.insights.schemas import AccountInsights, InsightsHistory, PostInsights
 from app.openapi import API_PREFIX
@@ -26,7 +27,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["insights"])
 # account disconnected since. A dead token or a missing permission needs the user, so it stays an error.
 _STALE_OK = frozenset({400, 409, 429, 502})
 
-PostId = Annotated[int, Path(ge=1, description="The post's db_id")]
+PostId = Annotated[DbId, Path(description="The post's db_id")]
 
 
 async def _published_post(session: SessionDep, user: CurrentUser, db_id: int) -> Post:

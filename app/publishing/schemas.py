@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.ids import DbId
+
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
@@ -108,7 +110,7 @@ class PostCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
 
@@ -128,7 +130,7 @@ class StoryCreate(_Publication):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl | None = None
     video_url: MediaUrl | None = Field(default=None, description="Instead of image_url: a 3–60 s MP4/MOV.")
     text: str | None = Field(
@@ -164,7 +166,7 @@ class ReelCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     video_url: MediaUrl
     thumbnail_url: MediaUrl | None = Field(default=None, description="Cover image (JPEG or PNG).")
     share_to_feed: bool = Field(default=True, description="Also show the reel in the profile's feed grid.")
@@ -204,7 +206,7 @@ class CarouselCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     items: list[CarouselItem] = Field(min_length=2, max_length=10)
 
 
@@ -225,7 +227,7 @@ class BatchPostCreate(_Captioned):
 
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000)
-    account_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+    account_ids: list[DbId] | None = Field(
         default=None,
         min_length=1,
         max_length=100,
