@@ -138,6 +138,11 @@ _EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
 }
 
 
+def error_example(status: int) -> tuple[str, dict[str, Any]]:
+    """The description and example body documented for an error status."""
+    return _EXAMPLES[status]
+
+
 def error_responses(*statuses: int, examples: dict[int, dict[str, Any]] | None = None) -> dict[int | str, Any]:
     """`responses=` entries for the given statuses, each with the error envelope and an example."""
     out: dict[int | str, Any] = {}

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.ids import DbId
+from app.text_input import refuse_nul_characters
 
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
@@ -65,6 +66,9 @@ def check_caption(caption: str | None) -> None:
 
 
 class _Publication(BaseModel):
+    # PostgreSQL text cannot hold NUL: refused as bad input, naming the field (app/text_input.py).
+    _no_nul = model_validator(mode="before")(refuse_nul_characters)
+
     scheduled_at: AwareDatetime | None = Field(
         default=None,
         description="Publish later: ISO 8601 with an offset, in the future (e.g. 2026-12-01T09:00:00+09:00). "

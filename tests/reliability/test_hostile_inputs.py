@@ -1,4 +1,4 @@
-"""Ids and integers are range-checked before they reach the database: no overflow ever becomes a 500."""
+"""Hostile inputs are bad input, never a 500: ids beyond 64 bits, NUL characters PostgreSQL cannot store."""
 
 from __future__ import annotations
 
@@ -98,3 +98,35 @@ async def test_real_ids_still_work(pg_client: httpx.AsyncClient) -> None:
     response = await pg_client.get(f"{API}/accounts/{account['id']}", headers=auth_headers())
     assert response.status_code == 200
     assert response.json()["id"] == account["id"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"caption": "before\x00after"}, "caption"),
+        ({"image_url": "https://example.com/a\x00.jpg"}, "image_url"),
+        ({"alt_text": "\x00"}, "alt_text"),
+        ({"hashtags": ["ok", "bad\x00"]}, "hashtags[1]"),
+    ],
+)
+async def test_nul_characters_are_refused_naming_the_field(
+    pg_client: httpx.AsyncClient, extra: dict[str, object], field: str
+) -> None:
+    account = await connect_account(pg_client)
+    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", **extra}
+    response = await pg_client.post(f"{API}/posts", headers=auth_headers(), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == f"{field} must not contain the NUL character (\\u0000)"
+
+
+async def test_nul_in_a_carousel_item_is_refused(pg_client: httpx.AsyncClient) -> None:
+    account = await connect_account(pg_client)
+    items = [
+        {"image_url": "https://example.com/a.jpg", "alt_text": "a\x00"},
+        {"image_url": "https://example.com/b.jpg"},
+    ]
+    response = await pg_client.post(
+        f"{API}/carousels", headers=auth_headers(), json={"account_id": account["id"], "items": items}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "items[0].alt_text must not contain the NUL character (\\u0000)"
