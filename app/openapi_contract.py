@@ -49,7 +49,7 @@ def _error_response(status: int) -> dict[str, Any]:
         "description": _STATUS_DESCRIPTIONS.get(status, description),
         "content": {"application/json": {"schema": _ERROR_REF, "example": example}},
     }
-    if status in (429, 503):
+    if status in (429, 502, 503):
         response["headers"] = dict(_RETRY_AFTER)
     return response
 
