@@ -30,6 +30,7 @@ from app.dependencies import get_session
 from app.errors import error_example
 from app.ids import DB_ID_MAX
 from app.openapi import API_PREFIX
+from app.outages import RETRY_AFTER_SECONDS
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
@@ -44,7 +45,11 @@ _STATUS_DESCRIPTIONS = {
 def _error_response(status: int) -> dict[str, Any]:
     description, example = error_example(status)
     if status == 503:
-        example = {"error": "The service is temporarily unavailable. Please retry shortly.", "code": "unavailable"}
+        example = {
+            "error": "The database is temporarily unreachable. Please retry in a few seconds.",
+            "code": "unavailable",
+            "retry_after": RETRY_AFTER_SECONDS,
+        }
     response: dict[str, Any] = {
         "description": _STATUS_DESCRIPTIONS.get(status, description),
         "content": {"application/json": {"schema": _ERROR_REF, "example": example}},
