@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production"] = "development"
     log_level: str = "INFO"
     log_json: bool = True
+    # /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set (open when unset).
+    metrics_token: SecretStr | None = None
 
     database_url: str = Field(default_factory=lambda: f"sqlite+aiosqlite:///{VAR_DIR / 'instagram.db'}")
     database_pool_size: int = Field(default=10, ge=1)
@@ -294,6 +296,8 @@ class Settings(BaseSettings):
             )
         if self.webhook_allow_loopback:
             raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
+        if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
+            raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""

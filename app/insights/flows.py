@@ -36,6 +36,21 @@ ACCOUNT_METRICS = (
     "profile_links_taps",
     "follows_and_unfollows",
 )
+# Instagram refuses follows_and_unfollows for accounts under 100 followers, failing the whole call.
+FOLLOWS_METRICS_MIN_FOLLOWERS = 100
+
+
+def account_metrics_for(followers_count: int | None) -> tuple[str, ...]:
+    """The account metrics to ask for: without follows_and_unfollows for an account known to be small.
+
+    The client also drops a metric Instagram refuses and asks once more, so a stale follower count costs
+    one extra call, never a failure.
+    """
+    if followers_count is not None and followers_count < FOLLOWS_METRICS_MIN_FOLLOWERS:
+        return tuple(metric for metric in ACCOUNT_METRICS if metric != "follows_and_unfollows")
+    return ACCOUNT_METRICS
+
+
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "days_28": timedelta(days=28)}
 
 

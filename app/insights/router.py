@@ -14,6 +14,7 @@ from app.auth.dependencies import CurrentUser
 from app.db import utcnow
 from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, Conflict, NotFound, error_responses
+from app.ids import DbId
 from app.insights import flows, service
 from app.insights.schemas import AccountInsights, InsightsHistory, PostInsights
 from app.openapi import API_PREFIX
@@ -26,7 +27,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["insights"])
 # account disconnected since. A dead token or a missing permission needs the user, so it stays an error.
 _STALE_OK = frozenset({400, 409, 429, 502})
 
-PostId = Annotated[int, Path(ge=1, description="The post's db_id")]
+PostId = Annotated[DbId, Path(description="The post's db_id")]
 
 
 async def _published_post(session: SessionDep, user: CurrentUser, db_id: int) -> Post:
@@ -50,7 +51,8 @@ async def account_insights(
     period: Annotated[Literal["day", "week", "days_28"], Query(description="The window ending now")] = "day",
 ) -> AccountInsights:
     """Totals over the window (reach, views, likes, comments, shares, saves, replies, total interactions,
-    accounts engaged, profile link taps, follows and unfollows), read live from Instagram."""
+    accounts engaged, profile link taps, follows and unfollows), read live from Instagram. Instagram serves
+    follows and unfollows only to accounts with at least 100 followers: smaller ones answer without it."""
     until = utcnow()
     since = until - flows.PERIODS[period]
     metrics = await accounts_flows.with_account_token(
@@ -58,7 +60,12 @@ async def account_insights(
         ctx,
         account,
         lambda token: ctx.instagram.get_account_insights(
-            token, account.ig_user_id, metrics=flows.ACCOUNT_METRICS, since=since, until=until
+            # Small accounts: no follows_and_unfollows (issue 9; the client drops any other refused metric).
+            token,
+            account.ig_user_id,
+            metrics=flows.account_metrics_for(account.followers_count),
+            since=since,
+            until=until,
         ),
     )
     return AccountInsights(account_id=account.id, period=period, since=since, until=until, metrics=metrics)

@@ -29,12 +29,14 @@ from pydantic import ValidationError
 
 from app.instagram.config import InstagramConfig, join_url
 from app.instagram.errors import (
+    BadRequest,
     InstagramUnavailable,
     PermissionDenied,
+    RateLimited,
     UnexpectedResponse,
     classify_error,
 )
-from app.instagram.metrics import media_insight_metrics, reject_deprecated
+from app.instagram.metrics import RefusedMetrics, media_insight_metrics, refused_metrics_in, reject_deprecated
 from app.instagram.models import (
     ContainerStatus,
     InstagramMedia,
@@ -47,6 +49,7 @@ from app.instagram.models import (
     parse_insight_values,
 )
 from app.instagram.retry import RetryMode, RetryPolicy
+from app.instagram.throttle import AccountPauses, account_key, ceil_seconds, wait_time_given
 
 logger = logging.getLogger(__name__)
 
@@ -127,11 +130,14 @@ class InstagramClient:
         on_call: CallObserver | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
+        pauses: AccountPauses | None = None,
     ) -> None:
         _install_httpx_log_redaction()
         self._config = config
         self._policy = RetryPolicy(max_attempts=config.max_attempts, budget_seconds=config.retry_budget_seconds)
         self._on_call = on_call
+        self._pauses = pauses or AccountPauses()
+        self._refused_metrics = RefusedMetrics()
         self._sleep = sleep
         self._random = random
         self._http = httpx.AsyncClient(
@@ -442,17 +448,25 @@ class InstagramClient:
     async def get_media_insights(self, token: str, media_id: str, *, product_type: str) -> dict[str, int]:
         """Lifetime metrics of one media, with the metric set valid for its product type.
 
+        One metric a product type does not serve fails the whole call (code 100): that metric is dropped,
+        the call is made once more, and the metric is not asked for that product type again in this process.
         A story seen by fewer than five accounts has no insights: Instagram answers code 10 "Not enough
         viewers for the media to show insights", which here means "no data yet" and returns {}.
         """
-        metrics = media_insight_metrics(product_type)
-        try:
+        metrics = self._refused_metrics.without_refused(product_type, media_insight_metrics(product_type))
+
+        async def fetch(asked: Sequence[str]) -> dict[str, int]:
             return await self._graph_get(
                 "get_media_insights",
                 f"{_segment(media_id)}/insights",
                 token,
-                params={"metric": ",".join(metrics)},
+                params={"metric": ",".join(asked)},
                 parse=parse_insight_values,
+            )
+
+        try:
+            return await self._without_refused_metric(
+                fetch, metrics, remember=lambda refused: self._refused_metrics.remember(product_type, refused)
             )
         except PermissionDenied as error:
             if error.code == 10 and "not enough viewers" in error.message.lower():
@@ -470,7 +484,11 @@ class InstagramClient:
         period: str = "day",
         metric_type: str = "total_value",
     ) -> dict[str, int]:
-        """Account metrics between `since` and `until` (aware datetimes); time series are summed."""
+        """Account metrics between `since` and `until` (aware datetimes); time series are summed.
+
+        A metric the account cannot have (`follows_and_unfollows` under 100 followers) fails the whole call
+        (code 100): it is dropped and the call made once more; the answer lacks that metric.
+        """
         metric_list = _string_list(metrics, "metrics")
         if not metric_list:
             raise ValueError("at least one metric is required")
@@ -479,20 +497,48 @@ class InstagramClient:
             raise ValueError("since and until must be timezone-aware")
         if since > until:
             raise ValueError("since must not be after until")
-        params = {
-            "metric": ",".join(metric_list),
-            "period": period,
-            "metric_type": metric_type,
-            "since": str(int(since.timestamp())),
-            "until": str(int(until.timestamp())),
-        }
-        return await self._graph_get(
-            "get_account_insights",
-            f"{_segment(ig_user_id)}/insights",
-            token,
-            params=params,
-            parse=parse_insight_values,
-        )
+
+        async def fetch(asked: Sequence[str]) -> dict[str, int]:
+            params = {
+                "metric": ",".join(asked),
+                "period": period,
+                "metric_type": metric_type,
+                "since": str(int(since.timestamp())),
+                "until": str(int(until.timestamp())),
+            }
+            return await self._graph_get(
+                "get_account_insights",
+                f"{_segment(ig_user_id)}/insights",
+                token,
+                params=params,
+                parse=parse_insight_values,
+            )
+
+        return await self._without_refused_metric(fetch, metric_list, remember=None)
+
+    async def _without_refused_metric(
+        self,
+        fetch: Callable[[Sequence[str]], Awaitable[dict[str, int]]],
+        metrics: Sequence[str],
+        *,
+        remember: Callable[[list[str]], None] | None,
+    ) -> dict[str, int]:
+        """Fetch; on code 100 naming some of the metrics, drop them and fetch once more."""
+        try:
+            return await fetch(metrics)
+        except BadRequest as error:
+            refused = refused_metrics_in(error.message, error.user_msg, metrics) if error.code == 100 else []
+            remaining = [metric for metric in metrics if metric not in refused]
+            if not refused or not remaining:
+                raise
+            logger.warning(
+                "instagram refused insight metrics %s; asking again without them",
+                ", ".join(refused),
+                extra={"operation": error.operation},
+            )
+            if remember is not None:
+                remember(refused)
+        return await fetch(remaining)
 
     # --- Plumbing ---------------------------------------------------------------------------------
 
@@ -539,15 +585,18 @@ class InstagramClient:
     ) -> T:
         """Send one logical call, with retries according to `mode`; return the parsed answer."""
         auth = BearerToken(bearer) if bearer is not None else None
+        account = account_key(bearer) if bearer is not None else None
         # Longest first, so a secret that contains another is replaced whole. Empty strings would
         # "match" everywhere.
         redact = tuple(sorted({s for s in (self._config.app_secret, bearer, *secrets) if s}, key=len, reverse=True))
 
         async def attempt() -> T:
+            if account is not None:
+                self._refuse_if_paused(account, operation)
             started = time.perf_counter()
             outcome = "ok"
             try:
-                return await self._attempt(operation, method, url, auth, params, form, redact, parse)
+                return await self._attempt(operation, method, url, auth, account, params, form, redact, parse)
             except BaseException as error:
                 outcome = type(error).__name__
                 raise
@@ -562,6 +611,7 @@ class InstagramClient:
         method: str,
         url: str,
         auth: BearerToken | None,
+        account: str | None,
         params: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
         redact: tuple[str, ...],
@@ -579,7 +629,26 @@ class InstagramClient:
 
         if not response.is_success:
             body = _scrub_json(_decode(response), redact)
-            raise classify_error(response.status_code, body, response.headers, operation=operation)
+            error = classify_error(response.status_code, body, response.headers, operation=operation)
+            if (
+                account is not None
+                and isinstance(error, RateLimited)
+                and error.retry_after is None
+                and not wait_time_given(response.headers)
+            ):
+                # Throttled without a wait time: stop calling this account until its usage has room.
+                error.retry_after = self._pauses.pause(account)
+                error.account_paused = True
+                logger.warning(
+                    "instagram throttled an account without a wait time; pausing it for %.0fs",
+                    error.retry_after,
+                    extra={"operation": operation},
+                )
+            elif account is not None and not isinstance(error, RateLimited):
+                self._pauses.answered(account, response.headers)
+            raise error
+        if account is not None:
+            self._pauses.answered(account, response.headers)
 
         try:
             body = response.json()
@@ -599,6 +668,19 @@ class InstagramClient:
         except ResponseShapeError as exc:
             message = f"unexpected response: {exc}"
         raise UnexpectedResponse(_scrub(message, redact), operation=operation, http_status=response.status_code)
+
+    def _refuse_if_paused(self, account: str, operation: str) -> None:
+        remaining = self._pauses.remaining(account)
+        if remaining is None:
+            return
+        error = RateLimited(
+            "Instagram throttled this account without saying for how long: it is not called again until its "
+            "usage has room",
+            operation=operation,
+            retry_after=ceil_seconds(remaining),
+        )
+        error.account_paused = True
+        raise error
 
     def _report(self, operation: str, outcome: str, seconds: float) -> None:
         if self._on_call is None:

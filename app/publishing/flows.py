@@ -445,7 +445,8 @@ def failure_error(post: Post) -> AppError:
     headers: dict[str, str] = {}
     if code in ("instagram_reauth_required", "instagram_permission_denied"):
         extra.update(action="redirect", auth_url=AUTH_URL, account_id=post.account_id)
-    if status == 429:
+    # A 502 whose retry time is known (Meta's "retry in 30 s to 2 minutes" codes) says it too (issue 9).
+    if status == 429 or (status == 502 and post.retryable and post.next_attempt_at is not None):
         retry_after = 60
         if post.next_attempt_at is not None:
             retry_after = max(1, int((post.next_attempt_at - utcnow()).total_seconds()) + 1)

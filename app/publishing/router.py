@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from app.auth.dependencies import CurrentUser
 from app.dependencies import ContextDep, SessionDep
 from app.errors import Conflict, NotFound, error_responses
+from app.ids import INT64_MAX, DbId
 from app.openapi import API_PREFIX
 from app.publishing import flows, service
 from app.publishing.models import Post, PostKind, PostStatus
@@ -223,10 +224,10 @@ async def batch_post(
 async def list_posts(
     session: SessionDep,
     user: CurrentUser,
-    account_id: Annotated[int | None, Query(ge=1)] = None,
+    account_id: Annotated[DbId | None, Query()] = None,
     status: Annotated[PostStatus | None, Query(description="Only posts in this state")] = None,
     kind: Annotated[PostKind | None, Query(description="feed, story, reel or carousel")] = None,
-    cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> PostPage:
     """Your posts, newest first."""
@@ -251,7 +252,7 @@ async def _owned_post(session: SessionDep, user: CurrentUser, db_id: int) -> Pos
     response_model=PostOut,
     responses=error_responses(401, 404),
 )
-async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostOut:
+async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[DbId, Path()]) -> PostOut:
     """State, Instagram ids, schedule, last error, attempts. For an unfinished post, `error` is the last
     problem met (throttling, a full quota) and `next_attempt_at` when it is tried again."""
     return service.to_post_out(await _owned_post(session, user, db_id))
@@ -263,7 +264,7 @@ async def get_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int,
     response_model=PostCancelled,
     responses=error_responses(401, 404, 409),
 )
-async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> PostCancelled:
+async def cancel_post(session: SessionDep, user: CurrentUser, db_id: Annotated[DbId, Path()]) -> PostCancelled:
     """Cancels a post that has not started publishing (scheduled, or waiting to start). A post that is being
     published or already is answers 409: Instagram's API cannot delete feed posts."""
     post = await _owned_post(session, user, db_id)
@@ -287,7 +288,7 @@ async def retry_post(
     session: SessionDep,
     ctx: ContextDep,
     user: CurrentUser,
-    db_id: Annotated[int, Path(ge=1)],
+    db_id: Annotated[DbId, Path()],
     prefer: PreferHeader = None,
 ) -> JSONResponse:
     """Safe by construction: the post resumes from its saved state, reading its container's status first, so a

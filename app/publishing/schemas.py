@@ -9,6 +9,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.ids import DbId
+from app.text_input import refuse_nul_characters
+
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 MAX_MENTIONS = 20
@@ -63,6 +66,9 @@ def check_caption(caption: str | None) -> None:
 
 
 class _Publication(BaseModel):
+    # PostgreSQL text cannot hold NUL: refused as bad input, naming the field (app/text_input.py).
+    _no_nul = model_validator(mode="before")(refuse_nul_characters)
+
     scheduled_at: AwareDatetime | None = Field(
         default=None,
         description="Publish later: ISO 8601 with an offset, in the future (e.g. 2026-12-01T09:00:00+09:00). "
@@ -108,7 +114,7 @@ class PostCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
 
@@ -128,7 +134,7 @@ class StoryCreate(_Publication):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl | None = None
     video_url: MediaUrl | None = Field(default=None, description="Instead of image_url: a 3–60 s MP4/MOV.")
     text: str | None = Field(
@@ -164,7 +170,7 @@ class ReelCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     video_url: MediaUrl
     thumbnail_url: MediaUrl | None = Field(default=None, description="Cover image (JPEG or PNG).")
     share_to_feed: bool = Field(default=True, description="Also show the reel in the profile's feed grid.")
@@ -204,7 +210,7 @@ class CarouselCreate(_Captioned):
         }
     )
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     items: list[CarouselItem] = Field(min_length=2, max_length=10)
 
 
@@ -225,7 +231,7 @@ class BatchPostCreate(_Captioned):
 
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000)
-    account_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+    account_ids: list[DbId] | None = Field(
         default=None,
         min_length=1,
         max_length=100,
