@@ -29,6 +29,8 @@ _RESOURCES: dict[str, tuple[str, str]] = {
     "account_id": ("Account not found", "account_not_found"),
     "account_ids": ("Account not found", "account_not_found"),
     "db_id": ("Post not found", "post_not_found"),
+    "webhook_id": ("Webhook endpoint not found", "webhook_not_found"),
+    "delivery_id": ("Delivery not found", "delivery_not_found"),
 }
 
 

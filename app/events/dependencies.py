@@ -11,12 +11,13 @@ from app.dependencies import SessionDep
 from app.errors import NotFound
 from app.events import service
 from app.events.models import WebhookEndpoint
+from app.ids import DbId
 
 
 async def owned_endpoint(
     session: SessionDep,
     user: CurrentUser,
-    webhook_id: Annotated[int, Path(ge=1, description="The webhook endpoint's id")],
+    webhook_id: Annotated[DbId, Path(description="The webhook endpoint's id")],
 ) -> WebhookEndpoint:
     endpoint = await service.get_owned(session, user.id, webhook_id)
     if endpoint is None:

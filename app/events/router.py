@@ -28,6 +28,7 @@ from app.events.schemas import (
 )
 from app.events.sender import EndpointUrlInvalid, check_endpoint_url
 from app.events.types import SUBSCRIBABLE, WebhookTest
+from app.ids import INT64_MAX, DbId
 from app.openapi import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX)
@@ -207,7 +208,7 @@ async def list_webhook_deliveries(
     session: SessionDep,
     endpoint: OwnedEndpoint,
     status: Annotated[DeliveryStatus | None, Query(description="pending, succeeded or failed")] = None,
-    cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> DeliveryPage:
     """Newest first: the event, status, attempts, the last HTTP status and error, and the next attempt."""
@@ -231,7 +232,7 @@ async def list_webhook_deliveries(
 async def redeliver_webhook(
     session: SessionDep,
     endpoint: OwnedEndpoint,
-    delivery_id: Annotated[int, Path(ge=1, description="The delivery's id")],
+    delivery_id: Annotated[DbId, Path(description="The delivery's id")],
 ) -> DeliveryOut:
     """A pending delivery is sent now instead of at its next retry; a succeeded or failed one is sent again as a
     new delivery of the same event (same `webhook-id`). Answers the delivery that will be sent."""
@@ -287,7 +288,8 @@ def _event_types(value: str | None) -> list[str]:
 async def _after_position(session: SessionDep, user_id: str, after: str | None) -> int:
     if not after:
         return 0
-    if after.isdigit():
+    # isascii: str.isdigit() also accepts digits int() refuses ("²"); a cursor beyond 64 bits was never given.
+    if after.isascii() and after.isdigit() and int(after) <= INT64_MAX:
         return int(after)
     if after.startswith("evt_"):
         position = await service.position_of(session, user_id, after)
