@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SUB ?= alice
 
-.PHONY: install run test lint typecheck check-containers services worker sandbox bench clean
+.PHONY: install run token test lint typecheck check-containers services worker sandbox bench clean \
+	postman postman-collection test-browser
 
 install: $(STAMP)
 
@@ -17,12 +19,19 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
-	@echo "installed into $(VENV)"
+	@echo "installed into $(VENV)" >&2
 
+# HOST and PORT reach the app too: without PUBLIC_BASE_URL its links and OAuth redirect follow them.
 run: install
 	@mkdir -p var
 	$(BIN)/alembic upgrade head
-	LOG_JSON=$${LOG_JSON:-false} $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	@echo "Swagger UI: http://$(HOST):$(PORT)/docs"
+	HOST=$(HOST) PORT=$(PORT) LOG_JSON=$${LOG_JSON:-false} \
+	  $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+
+# A development JWT for user SUB (stdout carries the token alone: TOKEN=$$(make token SUB=alice)).
+token: install
+	@$(BIN)/python -m app token --sub "$(SUB)"
 
 worker: install
 	$(BIN)/arq app.jobs.worker.WorkerSettings
@@ -32,12 +41,12 @@ sandbox: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench alembic
-	$(BIN)/mypy app tests bench alembic
+	$(BIN)/ruff format --check app tests bench alembic postman
+	$(BIN)/mypy app tests bench alembic postman/build_collection.py
 	@$(MAKE) --no-print-directory check-containers
 
 typecheck: install
-	$(BIN)/mypy app tests bench alembic
+	$(BIN)/mypy app tests bench alembic postman/build_collection.py
 
 # No Docker engine runs here: validate the compose file with the Compose v2 binary and lint the Dockerfile.
 check-containers: install
@@ -52,8 +61,24 @@ services:
 test: install services lint
 	$(BIN)/pytest
 
+# The Postman collection against a fresh service on a free port, with newman from postman/node_modules
+# (Node.js, npm and newman are installed on the first run).
+postman: install
+	@scripts/postman.sh
+
+# Rebuild postman/*.json from the OpenAPI document (a test fails when they are out of date).
+postman-collection: install
+	$(BIN)/python postman/build_collection.py
+
+# The pages in headless Chromium (Debian's chromium and chromium-driver, installed on the first run):
+# Swagger UI, ReDoc, the consent page and the OAuth ending. Screenshots of failures go to var/browser/.
+test-browser: install
+	@scripts/ensure-chromium.sh
+	$(BIN)/pytest tests/browser -m browser -p no:cacheprovider
+
 bench: install services
 	$(BIN)/python -m bench.batch_post
+	$(BIN)/python -m bench.webhooks
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache postman/node_modules

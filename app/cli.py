@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.config import ConfigurationError, load_settings
+from app.progress import ProgressCallback, ProgressReporter
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -33,17 +34,23 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_context(work: Callable[[Any], Awaitable[dict[str, int]]]) -> int:
+Work = Callable[[Any, ProgressCallback], Awaitable[dict[str, int]]]
+
+
+async def _with_context(label: str, work: Work) -> int:
     from app.context import build_context
     from app.jobs import registry
     from app.jobs.queue import InProcessJobQueue
 
     settings = load_settings()
-    # In sandbox mode this process reaches the running API's emulator over HTTP (PUBLIC_BASE_URL/sandbox).
+    # In sandbox mode this process reaches the running API's emulator over HTTP (PUBLIC_BASE_URL/sandbox,
+    # or http://HOST:PORT/sandbox: give it the PORT that `make run` got).
     ctx = build_context(settings, jobs=InProcessJobQueue(specs=registry.JOBS), role="cli")
+    progress = ProgressReporter(label)
     try:
-        result = await work(ctx)
+        result = await work(ctx, progress)
     finally:
+        progress.close()
         await ctx.aclose()
     print("done: " + ", ".join(f"{k} {v}" for k, v in result.items()))
     return 0
@@ -52,22 +59,22 @@ async def _with_context(work: Callable[[Any], Awaitable[dict[str, int]]]) -> int
 def _refresh_insights(_args: argparse.Namespace) -> int:
     from app.insights.flows import refresh_recent
 
-    async def work(ctx: Any) -> dict[str, int]:
-        return (await refresh_recent(ctx, progress=print)).as_dict()
+    async def work(ctx: Any, progress: ProgressCallback) -> dict[str, int]:
+        return (await refresh_recent(ctx, progress=progress)).as_dict()
 
-    return asyncio.run(_with_context(work))
+    return asyncio.run(_with_context("refresh-insights", work))
 
 
 def _refresh_tokens(_args: argparse.Namespace) -> int:
     from app.accounts.tasks import refresh_expiring_tokens
 
-    async def work(ctx: Any) -> dict[str, int]:
-        return (await refresh_expiring_tokens(ctx, progress=print)).as_dict()
+    async def work(ctx: Any, progress: ProgressCallback) -> dict[str, int]:
+        return (await refresh_expiring_tokens(ctx, progress=progress)).as_dict()
 
-    return asyncio.run(_with_context(work))
+    return asyncio.run(_with_context("refresh-tokens", work))
 
 
-async def rotate_token_keys(ctx: Any) -> dict[str, int]:
+async def rotate_token_keys(ctx: Any, progress: ProgressCallback | None = None) -> dict[str, int]:
     """Re-encrypt every stored Instagram token with the first TOKEN_ENCRYPTION_KEY."""
     from sqlalchemy import select
 
@@ -77,15 +84,28 @@ async def rotate_token_keys(ctx: Any) -> dict[str, int]:
     rotated = 0
     async with unit_of_work(ctx.sessionmaker) as session:
         accounts = (await session.scalars(select(Account).where(Account.access_token_encrypted.is_not(None)))).all()
-        for account in accounts:
+        for index, account in enumerate(accounts, start=1):
             assert account.access_token_encrypted is not None
             account.access_token_encrypted = ctx.cipher.rotate(account.access_token_encrypted)
             rotated += 1
+            if progress:
+                progress(index, len(accounts), f"account {account.id}")
     return {"re-encrypted": rotated}
 
 
+async def rotate_keys(ctx: Any, progress: ProgressCallback | None = None) -> dict[str, int]:
+    """Instagram tokens and webhook signing secrets, each re-encrypted with the first key."""
+    from app.db import unit_of_work
+    from app.events.service import reencrypt_secrets
+
+    result = await rotate_token_keys(ctx, progress)
+    async with unit_of_work(ctx.sessionmaker) as session:
+        result["webhook secrets re-encrypted"] = await reencrypt_secrets(session, ctx.cipher)
+    return result
+
+
 def _rotate_keys(_args: argparse.Namespace) -> int:
-    return asyncio.run(_with_context(rotate_token_keys))
+    return asyncio.run(_with_context("rotate-keys", rotate_keys))
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
@@ -97,7 +117,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
     ),
     "refresh-tokens": ("refresh the Instagram tokens that expire within 10 days, now", _refresh_tokens),
     "rotate-keys": (
-        "re-encrypt stored tokens with the first TOKEN_ENCRYPTION_KEY (then the old keys can be removed)",
+        "re-encrypt stored tokens and webhook secrets with the first TOKEN_ENCRYPTION_KEY "
+        "(then the old keys can be removed)",
         _rotate_keys,
     ),
 }

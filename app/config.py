@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -27,11 +27,27 @@ PLACEHOLDER_SECRETS = frozenset(
 SANDBOX_APP_ID = "1000000000000001"
 SANDBOX_APP_SECRET = "sandbox-app-secret"  # noqa: S105 - the emulator's documented public default
 
+OAUTH_CALLBACK_PATH = "/api/sns/instagram/callback"
+
 DEFAULT_SCOPES = (
     "instagram_business_basic",
     "instagram_business_content_publish",
     "instagram_business_manage_insights",
 )
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses to reach a server listening on `host`:`port`."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listening address, read here, never bound
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+# About 3 days in all (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then 12 h), so that an endpoint that never
+# answers is disabled (WEBHOOK_DISABLE_AFTER_SECONDS) around its oldest delivery's last attempt.
+WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0, 43200.0, 43200.0, 43200.0, 43200.0)
 
 
 class ConfigurationError(RuntimeError):
@@ -54,6 +70,8 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production"] = "development"
     log_level: str = "INFO"
     log_json: bool = True
+    # /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` when set (open when unset).
+    metrics_token: SecretStr | None = None
 
     database_url: str = Field(default_factory=lambda: f"sqlite+aiosqlite:///{VAR_DIR / 'instagram.db'}")
     database_pool_size: int = Field(default=10, ge=1)
@@ -81,7 +99,12 @@ class Settings(BaseSettings):
     instagram_max_attempts: int = Field(default=4, ge=1, le=10)
     instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
 
-    public_base_url: str = "http://localhost:8000"
+    # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Unset in development: http://HOST:PORT for work outside a request, each request's own address for
+    # answers (see app/public_urls.py). Required in production.
+    public_base_url: str = ""
     oauth_success_redirect: str | None = None
     oauth_state_ttl_seconds: int = Field(default=600, ge=30)
 
@@ -113,11 +136,34 @@ class Settings(BaseSettings):
     sandbox_video_processing_seconds: float = Field(default=3.0, ge=0)
     sandbox_latency_profile: Literal["none", "seed"] = "none"
 
+    _public_base_url_follows_request: bool = PrivateAttr(default=False)
+    # Outgoing webhooks (app/events): how long a receiver has to answer, the retry delays (seconds,
+    # jittered) after each failed attempt, when a failing endpoint is disabled, how long events are kept.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = WEBHOOK_RETRY_SCHEDULE
+    webhook_disable_after_seconds: float = Field(default=3 * 24 * 3600, gt=0)
+    webhook_allow_loopback: bool = False
+    events_retention_days: int = Field(default=30, ge=1)
+
     @field_validator("instagram_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(s.strip() for s in value.replace(" ", ",").split(",") if s.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(s) for s in value.replace(" ", ",").split(",") if s.strip())
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _positive_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(delay <= 0 for delay in value):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE must list one or more positive delays in seconds")
         return value
 
     @field_validator(
@@ -151,6 +197,9 @@ class Settings(BaseSettings):
             self.synthetic_media = self.instagram_mode == "sandbox"
         if self.database_auto_migrate is None:
             self.database_auto_migrate = self.is_sqlite
+        if not self.public_base_url:
+            self._public_base_url_follows_request = True
+            self.public_base_url = local_base_url(self.host, self.port)
         return self
 
     # --- derived values -------------------------------------------------------------------------
@@ -174,8 +223,13 @@ class Settings(BaseSettings):
         return SANDBOX_APP_SECRET
 
     @property
+    def public_base_url_follows_request(self) -> bool:
+        """True when PUBLIC_BASE_URL is unset: answers use the address each request came to."""
+        return self._public_base_url_follows_request
+
+    @property
     def oauth_redirect_uri(self) -> str:
-        return f"{self.public_base_url}/api/sns/instagram/callback"
+        return f"{self.public_base_url}{OAUTH_CALLBACK_PATH}"
 
     @property
     def sandbox_base_url(self) -> str:
@@ -236,6 +290,14 @@ class Settings(BaseSettings):
             raise ConfigurationError("INSTAGRAM_APP_SECRET must be set in production")
         if self.synthetic_media:
             raise ConfigurationError("SYNTHETIC_MEDIA must be off in production")
+        if self.public_base_url_follows_request:
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL must be set in production (where Instagram and browsers reach this service)"
+            )
+        if self.webhook_allow_loopback:
+            raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
+        if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
+            raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import create_engine, create_sessionmaker
+from app.events.outbox import bind_job_queue
+from app.events.sender import WebhookSender
 from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
 from app.jobs.queue import JobQueue
@@ -31,6 +33,7 @@ class AppContext:
     cipher: TokenCipher
     jobs: JobQueue
     media: MediaFetcher
+    webhooks: WebhookSender
     redis: ArqRedis | None = None
     # The process's role: "api" (serves HTTP, may run jobs in-process) or "worker" (the arq process).
     role: str = "api"
@@ -39,6 +42,7 @@ class AppContext:
         await self.jobs.aclose()
         await self.instagram.aclose()
         await self.media.aclose()
+        await self.webhooks.aclose()
         await self.engine.dispose()
 
 
@@ -83,15 +87,20 @@ def build_context(
     in_process_sandbox: httpx.AsyncBaseTransport | None = None,
 ) -> AppContext:
     engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    if role in ("api", "worker"):
+        # Committed webhook deliveries go straight to the queue (a CLI run leaves them to the sweeper).
+        bind_job_queue(sessionmaker, jobs)
     return AppContext(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
         cipher=TokenCipher(settings.token_encryption_keys()),
         jobs=jobs,
         # One fetcher (one connection pool, one TLS context) for the process's media downloads.
         media=MediaFetcher(settings),
+        webhooks=WebhookSender(settings),
         redis=redis,
         role=role,
     )

@@ -33,6 +33,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ContextDep = Annotated[AppContext, Depends(get_app_context)]
 # scope="function": the exit code (the commit) runs before the response is sent, so a failed commit
 # is an error answer, never a success answer for data that was not saved.

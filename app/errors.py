@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.ids import validation_is_unknown_id
+
 
 class AppError(Exception):
     """An error with a status code and a sentence for the client."""
@@ -110,6 +112,11 @@ _EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     503: ("A dependency is down", {"error": "Service unavailable", "code": "unavailable"}),
 }
+
+
+def error_example(status: int) -> tuple[str, dict[str, Any]]:
+    """The description and example body documented for an error status."""
+    return _EXAMPLES[status]
 
 
 def error_responses(*statuses: int, examples: dict[int, dict[str, Any]] | None = None) -> dict[int | str, Any]:
@@ -256,6 +263,11 @@ async def _app_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    unknown = validation_is_unknown_id(exc.errors())
+    if unknown is not None:
+        # An id beyond what the database can hold names no record: the same 404 as any unknown id.
+        message, code = unknown
+        return error_json(404, {"error": message, "code": code})
     message, details = validation_message(exc.errors(), _required_body_fields(request))
     return error_json(400, {"error": message, "code": "validation_error", "details": details})
 

@@ -8,7 +8,8 @@ failure through `app_error`, the one place that sets `Retry-After` and the recon
   answers `invalid_token` instead); the caller marks the account `needs_reauth`;
 - a missing permission: 403 asking to connect again;
 - throttling or a full publishing quota: 429 with `Retry-After`;
-- Instagram unreachable or failing after retries: 502;
+- Instagram unreachable or failing after retries: 502, with `Retry-After` when the wait is known (Meta's
+  "retry in 30 s to 2 minutes" codes, `RetrySoon`);
 - refused media: 400 with Instagram's own words.
 
 A post that failed keeps its code and sentence, so answering it later reads the same row.
@@ -114,6 +115,9 @@ _CODE_BY_ERROR: tuple[tuple[type[ig.InstagramError], str], ...] = (
     (ig.OAuthError, "oauth_failed"),
     (ig.BadRequest, "instagram_bad_request"),
     (ig.ContainerNotFound, "container_missing"),
+    # Meta's "retry in 30 s to 2 minutes" (-2/2207003, 24/2207008): Instagram is failing for now; its
+    # `retry_after` (the start of that window) is kept, so the answer says when to try again.
+    (ig.RetrySoon, UNAVAILABLE),
 )
 
 
@@ -129,14 +133,16 @@ def from_instagram(exc: ig.InstagramError) -> Failure:
 
 def app_error(failed: Failure, *, account_id: int | None = None, **extra: object) -> AppError:
     """The answer for a failure: its status and sentence, `extra` keys, the reconnect hint when the user must
-    act, and `retry_after` with the `Retry-After` header on a 429 (whole seconds, rounded up, at least 1)."""
+    act, and `retry_after` with the `Retry-After` header (whole seconds, rounded up, at least 1) on a 429, and
+    on a retryable 502 whose wait is known."""
     body: dict[str, object] = dict(extra)
     if failed.code in (REAUTH_REQUIRED, PERMISSION_DENIED):
         body.update(action="redirect", auth_url=AUTH_URL)
         if account_id is not None:
             body["account_id"] = account_id
     headers: dict[str, str] = {}
-    if failed.status == 429:
+    retry_known = failed.status == 502 and failed.retryable and failed.retry_after is not None
+    if failed.status == 429 or retry_known:
         seconds = failed.retry_after if failed.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
         body["retry_after"] = max(1, math.ceil(seconds))
         headers["Retry-After"] = str(body["retry_after"])

@@ -15,6 +15,7 @@ from app.config import Settings, get_settings
 from app.context import AppContext, build_context
 from app.docs_ui import install_docs
 from app.errors import install_error_handlers
+from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
 from app.jobs import registry
 from app.jobs.queue import ArqJobQueue, InProcessJobQueue, JobQueue
@@ -23,6 +24,7 @@ from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
 from app.openapi import API_DESCRIPTION, OPENAPI_TAGS
+from app.openapi_contract import install_openapi_contract
 from app.routers import API_ROUTERS, media_router
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(media_router)
     for router in API_ROUTERS:
         app.include_router(router)
+    install_webhook_docs(app)
+    install_openapi_contract(app)
+    # Last: it wraps the completed (cached) document with a fresh Idempotency-Key example per load.
     install_docs(app)
     if settings.is_sandbox:
         from app.sandbox import create_sandbox_app

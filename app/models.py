@@ -2,6 +2,7 @@
 
 from app.accounts.models import Account, AccountStatus, OAuthStateUse
 from app.db import Base
+from app.events.models import Event, WebhookDelivery, WebhookEndpoint
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.publishing.models import IdempotencyKey, MediaAsset, Post, PostAsset, PostKind, PostStatus
 
@@ -10,6 +11,7 @@ __all__ = [
     "AccountStatus",
     "AnalyticsSnapshot",
     "Base",
+    "Event",
     "IdempotencyKey",
     "MediaAsset",
     "OAuthStateUse",
@@ -18,4 +20,6 @@ __all__ = [
     "PostAsset",
     "PostKind",
     "PostStatus",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

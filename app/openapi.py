@@ -8,7 +8,8 @@ or to many accounts at once) exactly once, read account info and media, and foll
 
 **Authentication.** Every route under `/api/sns/instagram` except the OAuth callback needs
 `Authorization: Bearer <JWT>` from your web application (HS256 with `JWT_SECRET` by default; `sub` is
-the user id). For a development token run `python -m app token --sub alice`, then press **Authorize**.
+the user id). For a development token run `make token SUB=alice`, press **Authorize** and paste the
+token alone (without `Bearer `).
 
 **Errors** are always `{"error": "<sentence>"}`, sometimes with `code`, `action`, `auth_url`,
 `details` or `retry_after`. Records of another user answer 404.
@@ -32,5 +33,10 @@ OPENAPI_TAGS = [
         "description": "Feed posts, stories, reels, carousels and batches: now or scheduled, exactly once.",
     },
     {"name": "insights", "description": "Post and account insights, with stored history."},
+    {
+        "name": "webhooks",
+        "description": "Signed events (Standard Webhooks) POSTed to your URLs; the payloads are under `webhooks`.",
+    },
+    {"name": "events", "description": "The events feed: catch up after downtime, or poll instead of webhooks."},
     {"name": "operations", "description": "Health, readiness and metrics for operators."},
 ]

@@ -59,6 +59,7 @@ class Factory:
                 session,
                 user_id=sub,
                 profile=profile,
+                settings=ctx.settings,
                 token_ciphertext=ctx.cipher.encrypt(grant["access_token"]),
                 token_expires_at=utcnow() + timedelta(seconds=grant["expires_in"]),
                 scopes=grant["permissions"],

@@ -11,6 +11,7 @@ from app.accounts.models import Account
 from app.auth.dependencies import CurrentUser
 from app.dependencies import SessionDep
 from app.errors import NotFound
+from app.ids import DbId
 
 
 async def _owned(session: SessionDep, user: CurrentUser, account_id: int) -> Account:
@@ -24,7 +25,7 @@ async def _owned(session: SessionDep, user: CurrentUser, account_id: int) -> Acc
 async def owned_account_from_path(
     session: SessionDep,
     user: CurrentUser,
-    account_id: Annotated[int, Path(ge=1, description="The account's id")],
+    account_id: Annotated[DbId, Path(description="The account's id")],
 ) -> Account:
     return await _owned(session, user, account_id)
 
@@ -32,7 +33,7 @@ async def owned_account_from_path(
 async def owned_account_from_query(
     session: SessionDep,
     user: CurrentUser,
-    account_id: Annotated[int, Query(ge=1, description="Id of one of your connected accounts")],
+    account_id: Annotated[DbId, Query(description="Id of one of your connected accounts")],
 ) -> Account:
     return await _owned(session, user, account_id)
 

@@ -2,7 +2,8 @@
 
 Other domains depend on accounts, never the reverse: a domain that keeps work for an account (publishing's
 unpublished posts) registers what to do with `on_disconnect`, and it runs in the same transaction as the
-disconnection, so the account and its posts change together or not at all.
+disconnection, so the account and its posts change together or not at all — with their events
+(post.cancelled, then account.disconnected counting them).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from app.accounts import service
 from app.accounts.models import Account, AccountStatus
 from app.db import utcnow
 
-# Called with the disconnecting transaction's session and the account's id.
-DisconnectHandler = Callable[[AsyncSession, int], Awaitable[object]]
+# Called with the disconnecting transaction's session and the account's id; returns how many posts it cancelled.
+DisconnectHandler = Callable[[AsyncSession, int], Awaitable[int]]
 
 _handlers: list[DisconnectHandler] = []
 
@@ -33,6 +34,9 @@ async def disconnect_account(session: AsyncSession, account: Account) -> None:
     account.access_token_encrypted = None
     account.token_expires_at = None
     account.disconnected_at = utcnow()
-    await service.change_status(session, account, AccountStatus.DISCONNECTED, "disconnected by the user")
+    cancelled = 0
     for handler in _handlers:
-        await handler(session, account.id)
+        cancelled += await handler(session, account.id)
+    await service.change_status(
+        session, account, AccountStatus.DISCONNECTED, "disconnected by the user", cancelled_posts=cancelled
+    )

@@ -13,24 +13,34 @@ from app import instagram as ig
 from app.accounts import service
 from app.accounts.models import Account, AccountStatus
 from app.accounts.oauth_state import consume_state, issue_state, read_state
+from app.config import OAUTH_CALLBACK_PATH
 from app.context import AppContext
 from app.db import utcnow
 from app.errors import BadRequest, Conflict
+from app.public_urls import PublicLinks
 
 
-def authorize_url(ctx: AppContext, user_id: str) -> tuple[str, timedelta]:
-    """Instagram's authorize URL with a fresh state for this user, and how long it stays valid."""
+def authorize_url(ctx: AppContext, user_id: str, links: PublicLinks) -> tuple[str, timedelta]:
+    """Instagram's authorize URL with a fresh state for this user, and how long it stays valid.
+
+    The redirect URI (and, in sandbox mode, the consent page) are on the address the caller reached.
+    """
     settings = ctx.settings
     ttl = timedelta(seconds=settings.oauth_state_ttl_seconds)
     state, _ = issue_state(user_id, settings.token_encryption_keys(), ttl, utcnow())
     url = ctx.instagram.authorize_url(
-        redirect_uri=settings.oauth_redirect_uri, scopes=settings.instagram_scopes, state=state
+        redirect_uri=links.base_url + OAUTH_CALLBACK_PATH, scopes=settings.instagram_scopes, state=state
     )
-    return url, ttl
+    return links.absolute(url) or url, ttl
 
 
-async def connect_account(session: AsyncSession, ctx: AppContext, *, state: str, code: str) -> Account:
-    """The callback's work: spend the state, exchange code → short → long-lived token, read /me, upsert."""
+async def connect_account(
+    session: AsyncSession, ctx: AppContext, *, state: str, code: str, redirect_uri: str
+) -> Account:
+    """The callback's work: spend the state, exchange code → short → long-lived token, read /me, upsert.
+
+    `redirect_uri` is the callback's own address: the one the authorize request named, as Instagram requires.
+    """
     keys = ctx.settings.token_encryption_keys()
     parsed = read_state(state, keys, utcnow())
     use = await consume_state(session, parsed)
@@ -38,7 +48,7 @@ async def connect_account(session: AsyncSession, ctx: AppContext, *, state: str,
     # and no transaction is held open across calls to Instagram.
     await session.commit()
     try:
-        short = await ctx.instagram.exchange_code(code, redirect_uri=ctx.settings.oauth_redirect_uri)
+        short = await ctx.instagram.exchange_code(code, redirect_uri=redirect_uri)
         long = await ctx.instagram.exchange_long_lived(short.access_token.get_secret_value())
         profile = await ctx.instagram.get_me(long.access_token.get_secret_value())
     except ig.InstagramError as exc:
@@ -48,6 +58,7 @@ async def connect_account(session: AsyncSession, ctx: AppContext, *, state: str,
         session,
         user_id=parsed.user_id,
         profile=profile,
+        settings=ctx.settings,
         token_ciphertext=ctx.cipher.encrypt(long.access_token.get_secret_value()),
         token_expires_at=now + timedelta(seconds=long.expires_in),
         scopes=short.permissions,
@@ -97,7 +108,7 @@ async def read_profile(session: AsyncSession, ctx: AppContext, account: Account)
     """The account's live profile, also copied onto its row (the cached profile, saved with the request)."""
     async with instagram_token(session, ctx, account) as token:
         profile = await ctx.instagram.get_user(token, account.ig_user_id)
-    service.apply_profile(account, profile)
+    service.apply_profile(account, profile, ctx.settings)
     session.add(account)
     return profile
 

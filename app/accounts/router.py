@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.accounts import disconnect, flows, service
+from app.accounts import callback_page, disconnect, flows, service
 from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
 from app.accounts.oauth_state import InvalidState
 from app.accounts.schemas import (
@@ -21,10 +21,12 @@ from app.accounts.schemas import (
     MessageOut,
 )
 from app.auth.dependencies import CurrentUser
+from app.config import OAUTH_CALLBACK_PATH
 from app.db import utcnow
 from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, BadRequest, error_responses
 from app.openapi import API_PREFIX
+from app.public_urls import PublicLinksDep
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -38,10 +40,11 @@ _AUTH_ERRORS = error_responses(401)
     response_model=AuthorizeUrl,
     responses=_AUTH_ERRORS,
 )
-async def get_authorize_url(user: CurrentUser, ctx: ContextDep) -> AuthorizeUrl:
+async def get_authorize_url(user: CurrentUser, ctx: ContextDep, links: PublicLinksDep) -> AuthorizeUrl:
     """The URL to open in the user's browser. Its `state` is signed, names the user, expires in 10 minutes
-    and works once. Scopes are today's `instagram_business_*` ones (INSTAGRAM_SCOPES)."""
-    url, ttl = flows.authorize_url(ctx, user.id)
+    and works once. Scopes are today's `instagram_business_*` ones (INSTAGRAM_SCOPES). Without
+    PUBLIC_BASE_URL (development), its redirect URI is on the address this request came to."""
+    url, ttl = flows.authorize_url(ctx, user.id, links)
     return AuthorizeUrl(auth_url=url, expires_at=utcnow() + ttl)
 
 
@@ -51,6 +54,10 @@ async def get_authorize_url(user: CurrentUser, ctx: ContextDep) -> AuthorizeUrl:
     summary="OAuth callback (Instagram redirects the browser here)",
     response_model=ConnectedAccount,
     responses={
+        200: {
+            "description": "Connected. A browser (`Accept: text/html`) gets a small page saying so instead.",
+            "content": {"text/html": {"example": "<h1>Connected @john_doe</h1>"}},
+        },
         302: {"description": "Redirect to OAUTH_SUCCESS_REDIRECT with `status`, `account_id` or `error`"},
         **error_responses(
             400,
@@ -65,8 +72,10 @@ async def get_authorize_url(user: CurrentUser, ctx: ContextDep) -> AuthorizeUrl:
     },
 )
 async def oauth_callback(
+    request: Request,
     session: SessionDep,
     ctx: ContextDep,
+    links: PublicLinksDep,
     state: Annotated[str | None, Query(description="The state from the authorize URL")] = None,
     code: Annotated[str | None, Query(description="The authorization code")] = None,
     error: Annotated[str | None, Query(description="Set by Instagram when the user cancelled")] = None,
@@ -75,8 +84,10 @@ async def oauth_callback(
 ) -> Response:
     """No Bearer token here: the signed `state` names the user. Exchanges the code for a long-lived token,
     reads the profile and connects the account (reconnecting reactivates it). Forged, expired or replayed
-    states, and cancelled consents, answer 400 and store nothing."""
+    states, and cancelled consents, answer 400 and store nothing. Without OAUTH_SUCCESS_REDIRECT, a browser
+    gets a small HTML page (connected, or the error in words) and API clients the JSON."""
     redirect = ctx.settings.oauth_success_redirect
+    html = not redirect and callback_page.wants_html(request)
     try:
         if not state:
             raise BadRequest("state is required", code="invalid_state")
@@ -85,28 +96,40 @@ async def oauth_callback(
             flows.read_state_or_raise(ctx, state)
             reason = error_description or error_reason or error
             raise BadRequest(f"Instagram authorization was not granted ({reason})", code="access_denied")
-        account = await flows.connect_account(session, ctx, state=state, code=flows.require_code(code))
+        account = await flows.connect_account(
+            session,
+            ctx,
+            state=state,
+            code=flows.require_code(code),
+            # The browser arrived at the redirect URI the authorize request named: this very address.
+            redirect_uri=links.base_url + OAUTH_CALLBACK_PATH,
+        )
     except InvalidState as exc:
         # Answered, not raised (it may be a redirect): undo this request's writes here.
         await session.rollback()
-        return _callback_error(BadRequest(str(exc), code="invalid_state"), redirect)
+        return _callback_error(BadRequest(str(exc), code="invalid_state"), redirect, html=html)
     except AppError as exc:
         await session.rollback()
-        return _callback_error(exc, redirect)
+        return _callback_error(exc, redirect, html=html)
     if redirect:
         return RedirectResponse(_with_query(redirect, status="success", account_id=str(account.id)), status_code=302)
-    return JSONResponse(ConnectedAccount(account=service.to_account_out(account)).model_dump(mode="json"))
+    connected = service.to_account_out(account, links)
+    if html:
+        return callback_page.connected_page(connected)
+    return JSONResponse(ConnectedAccount(account=connected).model_dump(mode="json"))
 
 
 def _with_query(url: str, **params: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
-def _callback_error(exc: AppError, redirect: str | None) -> Response:
+def _callback_error(exc: AppError, redirect: str | None, *, html: bool) -> Response:
     if redirect:
         return RedirectResponse(
             _with_query(redirect, status="error", error=exc.code, message=exc.message), status_code=302
         )
+    if html:
+        return callback_page.error_page(exc)
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
@@ -117,9 +140,9 @@ def _callback_error(exc: AppError, redirect: str | None) -> Response:
     response_model=list[AccountOut],
     responses=_AUTH_ERRORS,
 )
-async def list_accounts(session: SessionDep, user: CurrentUser) -> list[AccountOut]:
+async def list_accounts(session: SessionDep, user: CurrentUser, links: PublicLinksDep) -> list[AccountOut]:
     """Every account the caller connected, disconnected ones included (`is_active: false`). Never a token."""
-    return [service.to_account_out(a) for a in await service.list_owned(session, user.id)]
+    return [service.to_account_out(a, links) for a in await service.list_owned(session, user.id)]
 
 
 @router.get(
@@ -129,9 +152,9 @@ async def list_accounts(session: SessionDep, user: CurrentUser) -> list[AccountO
     response_model=AccountOut,
     responses=error_responses(401, 404),
 )
-async def get_account(account: OwnedAccount) -> AccountOut:
+async def get_account(account: OwnedAccount, links: PublicLinksDep) -> AccountOut:
     """One of the caller's accounts; another user's id answers 404."""
-    return service.to_account_out(account)
+    return service.to_account_out(account, links)
 
 
 @router.delete(
@@ -155,7 +178,9 @@ async def disconnect_account(session: SessionDep, account: OwnedAccount) -> Mess
     response_model=AccountInfo,
     responses=error_responses(400, 401, 404, 409, 429, 502),
 )
-async def account_info(session: SessionDep, ctx: ContextDep, account: OwnedAccountQuery) -> AccountInfo:
+async def account_info(
+    session: SessionDep, ctx: ContextDep, account: OwnedAccountQuery, links: PublicLinksDep
+) -> AccountInfo:
     """Read from Instagram now (and cached on the account): `bio` is Instagram's `biography`,
     `following_count` its `follows_count`."""
     profile = await flows.read_profile(session, ctx, account)
@@ -166,7 +191,7 @@ async def account_info(session: SessionDep, ctx: ContextDep, account: OwnedAccou
         bio=profile.biography,
         followers_count=profile.followers_count,
         following_count=profile.follows_count,
-        profile_picture_url=profile.profile_picture_url,
+        profile_picture_url=links.absolute(profile.profile_picture_url),
         website=profile.website,
         account_type=service.account_type_label(profile.account_type),
         media_count=profile.media_count,
@@ -184,6 +209,7 @@ async def recent_media(
     session: SessionDep,
     ctx: ContextDep,
     account: OwnedAccountQuery,
+    links: PublicLinksDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1–100)")] = 25,
     after: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
 ) -> MediaPage:
@@ -196,12 +222,12 @@ async def recent_media(
                 id=m.id,
                 caption=m.caption,
                 media_type=flows.media_type_label(m),
-                media_url=m.media_url,
+                media_url=links.absolute(m.media_url),
                 timestamp=m.timestamp,
                 likes=m.like_count,
                 comments=m.comments_count,
                 permalink=m.permalink,
-                thumbnail_url=m.thumbnail_url,
+                thumbnail_url=links.absolute(m.thumbnail_url),
             )
             for m in page.items
         ],

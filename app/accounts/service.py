@@ -8,11 +8,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import public_urls
+from app.accounts import events as account_events
+from app.accounts.events import ReauthCause
 from app.accounts.models import Account, AccountStatus
 from app.accounts.schemas import AccountOut
+from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import unit_of_work, utcnow
 from app.instagram import InstagramProfile
+from app.public_urls import PublicLinks
 
 _ACCOUNT_TYPES = {
     "BUSINESS": "business",
@@ -29,14 +34,14 @@ def account_type_label(value: str | None) -> str | None:
     return _ACCOUNT_TYPES.get(value.upper(), value.lower())
 
 
-def to_account_out(account: Account) -> AccountOut:
+def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
     return AccountOut(
         id=account.id,
         platform=account.platform,
         account_name=account.username,
         is_active=account.is_active,
         platform_user_id=account.ig_user_id,
-        profile_picture_url=account.profile_picture_url,
+        profile_picture_url=links.absolute(account.profile_picture_url),
         account_type=account.account_type,
         followers_count=account.followers_count,
         following_count=account.following_count,
@@ -65,12 +70,15 @@ async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | 
     return result.all()
 
 
-def apply_profile(account: Account, profile: InstagramProfile) -> None:
-    """Copy what Instagram says about the account onto its row (the cached profile)."""
+def apply_profile(account: Account, profile: InstagramProfile, settings: Settings) -> None:
+    """Copy what Instagram says about the account onto its row (the cached profile).
+
+    A picture on this service (the sandbox's) is kept as a path: the host and port may change.
+    """
     account.username = profile.username or account.username
     account.name = profile.name
     account.account_type = account_type_label(profile.account_type)
-    account.profile_picture_url = profile.profile_picture_url
+    account.profile_picture_url = public_urls.stored_form(profile.profile_picture_url, settings)
     account.biography = profile.biography
     account.website = profile.website
     account.followers_count = profile.followers_count
@@ -83,6 +91,7 @@ async def upsert_connected(
     *,
     user_id: str,
     profile: InstagramProfile,
+    settings: Settings,
     token_ciphertext: str,
     token_expires_at: datetime,
     scopes: Sequence[str],
@@ -95,7 +104,7 @@ async def upsert_connected(
     if account is None:
         account = Account(user_id=user_id, ig_user_id=profile.user_id, username=profile.username, created_at=now)
         session.add(account)
-    apply_profile(account, profile)
+    apply_profile(account, profile, settings)
     account.access_token_encrypted = token_ciphertext
     account.token_issued_at = now
     account.token_refreshed_at = None
@@ -106,14 +115,33 @@ async def upsert_connected(
     return account
 
 
-async def change_status(session: AsyncSession, account: Account, status: AccountStatus, reason: str | None) -> None:
-    """Every change of an account's status is written here, in the caller's transaction (one place to
-    hook what must happen with it: connected, needs re-authentication, disconnected)."""
+async def change_status(
+    session: AsyncSession,
+    account: Account,
+    status: AccountStatus,
+    reason: str | None,
+    *,
+    cause: ReauthCause = "api_call",
+    cancelled_posts: int = 0,
+) -> None:
+    """Every change of an account's status is written here, in the caller's transaction, with the event it
+    emits in that same transaction (the outbox): account.connected, account.needs_reauth (`cause`: a token
+    refresh or a call), account.disconnected (`cancelled_posts`). The one place to hook what must happen with
+    a status change."""
+    # A row not in the database yet (no id before its first flush) is a first connection, not a reconnection.
+    first_connection = account.id is None
+    was_connected = account.is_active
     account.status = status
     account.status_reason = reason
     account.updated_at = utcnow()
     session.add(account)
     await session.flush()
+    if status == AccountStatus.ACTIVE:
+        await account_events.record_connected(session, account, reconnected=not first_connection)
+    elif status == AccountStatus.NEEDS_REAUTH:
+        await account_events.record_needs_reauth(session, account, cause=cause, reason=reason or "")
+    elif was_connected:
+        await account_events.record_disconnected(session, account, cancelled_posts=cancelled_posts)
 
 
 def access_token(account: Account, cipher: TokenCipher) -> str | None:
@@ -123,8 +151,15 @@ def access_token(account: Account, cipher: TokenCipher) -> str | None:
     return cipher.decrypt(account.access_token_encrypted)
 
 
-async def mark_needs_reauth(sessionmaker: async_sessionmaker[AsyncSession], account_id: int, reason: str) -> None:
-    """Record, in its own committed unit of work, that Instagram no longer accepts the account's token.
+async def mark_needs_reauth(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    reason: str,
+    *,
+    cause: ReauthCause = "api_call",
+) -> None:
+    """Record, in its own committed unit of work, that Instagram no longer accepts the account's token
+    (with its account.needs_reauth event, once per change).
 
     Its own transaction because the request that found out is about to answer an error (and roll back).
     Only an active account changes: a disconnected one stays disconnected.
@@ -132,7 +167,7 @@ async def mark_needs_reauth(sessionmaker: async_sessionmaker[AsyncSession], acco
     async with unit_of_work(sessionmaker) as session:
         account = await session.scalar(select(Account).where(Account.id == account_id).with_for_update())
         if account is not None and account.status == AccountStatus.ACTIVE:
-            await change_status(session, account, AccountStatus.NEEDS_REAUTH, reason)
+            await change_status(session, account, AccountStatus.NEEDS_REAUTH, reason, cause=cause)
 
 
 async def get(session: AsyncSession, account_id: int) -> Account | None:

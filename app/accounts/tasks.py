@@ -4,7 +4,6 @@ and the hourly purge of spent OAuth states."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.observability.metrics import REFRESH_FAILURES
+from app.progress import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class TokenReport:
         return asdict(self)
 
 
-async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], None] | None = None) -> TokenReport:
+async def refresh_expiring_tokens(ctx: AppContext, progress: ProgressCallback | None = None) -> TokenReport:
     """Refresh active tokens at least 24 h old that expire within TOKEN_REFRESH_WITHIN_DAYS (10).
 
     A token Instagram refuses (or one already expired, which can no longer be refreshed) marks its
@@ -60,17 +60,23 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], Non
     for index, account in enumerate(accounts, start=1):
         last_issued = account.token_refreshed_at or account.token_issued_at or account.created_at
         if now - last_issued < MIN_TOKEN_AGE:
+            if progress:
+                progress(index, len(accounts), f"account {account.id}: too recent to refresh")
             continue
         if account.token_expires_at is not None and account.token_expires_at <= now:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, "the token expired before it was refreshed")
+            await service.mark_needs_reauth(
+                ctx.sessionmaker, account.id, "the token expired before it was refreshed", cause="token_refresh"
+            )
             report.dead += 1
+            if progress:
+                progress(index, len(accounts), f"account {account.id}: {report.as_dict()}")
             continue
         token = service.access_token(account, ctx.cipher)
         assert token is not None
         try:
             fresh = await ctx.instagram.refresh_token(token)
         except ig.TokenInvalid as exc:
-            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
+            await service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message, cause="token_refresh")
             report.dead += 1
             REFRESH_FAILURES.labels("tokens").inc()
         except ig.InstagramError as exc:
@@ -92,7 +98,7 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: Callable[[str], Non
                 )
             report.refreshed += 1
         if progress:
-            progress(f"[{index}/{len(accounts)}] account {account.id}: {report.as_dict()}")
+            progress(index, len(accounts), f"account {account.id}: {report.as_dict()}")
     logger.info("token refresh finished", extra=report.as_dict())
     return report
 

@@ -16,7 +16,7 @@ bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="BearerJWT",
     description="A JWT from the web application: HS256 with JWT_SECRET by default; `sub` is the user id. "
-    "Try `python -m app token --sub USER` for a development token.",
+    "For a development token run `make token SUB=alice`. Paste the token alone: `Bearer ` is added for you.",
 )
 
 
@@ -26,6 +26,13 @@ async def get_current_user(
 ) -> AuthenticatedUser:
     if credentials is None:
         raise Unauthorized("Authorization header with a Bearer token is required", code="unauthorized")
+    if credentials.credentials.lower().startswith("bearer "):
+        # Swagger UI's Authorize (and many HTTP tools) add "Bearer " themselves.
+        raise Unauthorized(
+            "Bearer token is malformed: the Authorization header says 'Bearer' twice. "
+            "Paste the token alone (without 'Bearer ').",
+            code="invalid_token",
+        )
     try:
         return verify_token(credentials.credentials, get_app_settings(request))
     except InvalidToken as exc:

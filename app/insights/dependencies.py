@@ -9,10 +9,11 @@ from fastapi import Depends, Path
 from app.auth.dependencies import CurrentUser
 from app.dependencies import SessionDep
 from app.errors import Conflict
+from app.ids import DbId
 from app.publishing.dependencies import get_owned_post
 from app.publishing.models import Post, PostStatus
 
-PostId = Annotated[int, Path(ge=1, description="The post's db_id")]
+PostId = Annotated[DbId, Path(description="The post's db_id")]
 
 
 async def owned_post(session: SessionDep, user: CurrentUser, db_id: PostId) -> Post:

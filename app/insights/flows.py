@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
@@ -19,9 +18,11 @@ from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.errors import AppError
 from app.insights import service
+from app.insights.events import AccountRun, record_runs
 from app.insights.models import PostAnalytics
 from app.insights.schemas import AccountInsights, PostInsights
 from app.observability.metrics import REFRESH_FAILURES
+from app.progress import ProgressCallback
 from app.publishing.models import Post, PostKind
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,19 @@ PERIODS: dict[Period, timedelta] = {"day": timedelta(days=1), "week": timedelta(
 # Answers that leave stored figures meaningful: Instagram slow, throttled, refusing the media id, or the
 # account disconnected since. A dead token or a missing permission needs the user, so it stays an error.
 _STALE_OK = frozenset({400, 409, 429, 502})
+# Instagram refuses follows_and_unfollows for accounts under 100 followers, failing the whole call.
+FOLLOWS_METRICS_MIN_FOLLOWERS = 100
+
+
+def account_metrics_for(followers_count: int | None) -> tuple[str, ...]:
+    """The account metrics to ask for: without follows_and_unfollows for an account known to be small.
+
+    The client also drops a metric Instagram refuses and asks once more, so a stale follower count costs
+    one extra call, never a failure.
+    """
+    if followers_count is not None and followers_count < FOLLOWS_METRICS_MIN_FOLLOWERS:
+        return tuple(metric for metric in ACCOUNT_METRICS if metric != "follows_and_unfollows")
+    return ACCOUNT_METRICS
 
 
 async def fetch_and_record(ctx: AppContext, post: Post, token: str) -> PostAnalytics:
@@ -77,8 +91,9 @@ async def account_insights(session: AsyncSession, ctx: AppContext, account: Acco
     until = utcnow()
     since = until - PERIODS[period]
     async with accounts_flows.instagram_token(session, ctx, account) as token:
+        # Small accounts: no follows_and_unfollows (the client drops any other metric Instagram refuses).
         metrics = await ctx.instagram.get_account_insights(
-            token, account.ig_user_id, metrics=ACCOUNT_METRICS, since=since, until=until
+            token, account.ig_user_id, metrics=account_metrics_for(account.followers_count), since=since, until=until
         )
     return AccountInsights(account_id=account.id, period=period, since=since, until=until, metrics=metrics)
 
@@ -93,7 +108,7 @@ class RefreshReport:
         return asdict(self)
 
 
-async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None = None) -> RefreshReport:
+async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = None) -> RefreshReport:
     """Refresh every post published in the last INSIGHTS_REFRESH_DAYS (30): latest figures plus a snapshot.
 
     At most INSIGHTS_REFRESH_CONCURRENCY calls at once; one post failing never stops the others; an
@@ -103,6 +118,7 @@ async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None
     async with ctx.sessionmaker() as session:
         rows = await service.published_since(session, since)
     report = RefreshReport()
+    runs: dict[int, AccountRun] = {}
     dead_accounts: set[int] = set()
     semaphore = asyncio.Semaphore(ctx.settings.insights_refresh_concurrency)
     total = len(rows)
@@ -115,24 +131,30 @@ async def refresh_recent(ctx: AppContext, progress: Callable[[str], None] | None
             if account.id in dead_accounts:
                 report.skipped += 1
                 return
+            run = runs.setdefault(account.id, AccountRun(account))
             try:
                 token = accounts_service.access_token(account, ctx.cipher)
                 assert token is not None
                 await fetch_and_record(ctx, post, token)
                 report.refreshed += 1
+                run.refreshed += 1
             except ig.TokenInvalid as exc:
                 dead_accounts.add(account.id)
                 await accounts_service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
                 report.failed += 1
+                run.failed += 1
                 REFRESH_FAILURES.labels("insights").inc()
             except Exception as exc:  # one post never stops the rest
                 report.failed += 1
+                run.failed += 1
                 REFRESH_FAILURES.labels("insights").inc()
                 logger.warning("insights refresh failed", extra={"post_id": post.id, "error": str(exc)})
         if progress:
             done = report.refreshed + report.failed + report.skipped
-            progress(f"[{done}/{total}] post {post.id}: {report.as_dict()}")
+            progress(done, total, f"post {post.id}: {report.as_dict()}")
 
     await asyncio.gather(*(refresh_one(post, account) for post, account in rows))
+    async with unit_of_work(ctx.sessionmaker) as session:
+        await record_runs(session, runs.values())
     logger.info("insights refresh finished", extra=report.as_dict())
     return report

@@ -36,7 +36,8 @@ async def account_insights(
     period: Annotated[flows.Period, Query(description="The window ending now")] = "day",
 ) -> AccountInsights:
     """Totals over the window (reach, views, likes, comments, shares, saves, replies, total interactions,
-    accounts engaged, profile link taps, follows and unfollows), read live from Instagram."""
+    accounts engaged, profile link taps, follows and unfollows), read live from Instagram. Instagram serves
+    follows and unfollows only to accounts with at least 100 followers: smaller ones answer without it."""
     return await flows.account_insights(session, ctx, account, period)
 
 

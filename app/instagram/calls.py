@@ -18,10 +18,11 @@ import httpx
 from pydantic import ValidationError
 
 from app.instagram.config import InstagramConfig, join_url
-from app.instagram.errors import InstagramUnavailable, UnexpectedResponse, classify_error
+from app.instagram.errors import InstagramUnavailable, RateLimited, UnexpectedResponse, classify_error
 from app.instagram.models import ResponseShapeError
 from app.instagram.redaction import BearerToken, scrub, scrub_json
 from app.instagram.retry import RetryMode, RetryPolicy
+from app.instagram.throttle import AccountPauses, account_key, ceil_seconds, wait_time_given
 
 logger = logging.getLogger("app.instagram.client")
 
@@ -44,6 +45,7 @@ class GraphCalls:
     _config: InstagramConfig
     _policy: RetryPolicy
     _on_call: CallObserver | None
+    _pauses: AccountPauses
     _sleep: Callable[[float], Awaitable[None]]
     _random: Callable[[], float]
     _http: httpx.AsyncClient
@@ -79,15 +81,18 @@ class GraphCalls:
     ) -> T:
         """Send one logical call, with retries according to `mode`; return the parsed answer."""
         auth = BearerToken(bearer) if bearer is not None else None
+        account = account_key(bearer) if bearer is not None else None
         # Longest first, so a secret that contains another is replaced whole. Empty strings would
         # "match" everywhere.
         redact = tuple(sorted({s for s in (self._config.app_secret, bearer, *secrets) if s}, key=len, reverse=True))
 
         async def attempt() -> T:
+            if account is not None:
+                self._refuse_if_paused(account, operation)
             started = time.perf_counter()
             outcome = "ok"
             try:
-                return await self._attempt(operation, method, url, auth, params, form, redact, parse)
+                return await self._attempt(operation, method, url, auth, account, params, form, redact, parse)
             except BaseException as error:
                 outcome = type(error).__name__
                 raise
@@ -102,6 +107,7 @@ class GraphCalls:
         method: str,
         url: str,
         auth: BearerToken | None,
+        account: str | None,
         params: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
         redact: tuple[str, ...],
@@ -119,7 +125,26 @@ class GraphCalls:
 
         if not response.is_success:
             body = scrub_json(_decode(response), redact)
-            raise classify_error(response.status_code, body, response.headers, operation=operation)
+            error = classify_error(response.status_code, body, response.headers, operation=operation)
+            if (
+                account is not None
+                and isinstance(error, RateLimited)
+                and error.retry_after is None
+                and not wait_time_given(response.headers)
+            ):
+                # Throttled without a wait time: stop calling this account until its usage has room.
+                error.retry_after = self._pauses.pause(account)
+                error.account_paused = True
+                logger.warning(
+                    "instagram throttled an account without a wait time; pausing it for %.0fs",
+                    error.retry_after,
+                    extra={"operation": operation},
+                )
+            elif account is not None and not isinstance(error, RateLimited):
+                self._pauses.answered(account, response.headers)
+            raise error
+        if account is not None:
+            self._pauses.answered(account, response.headers)
 
         try:
             body = response.json()
@@ -139,6 +164,19 @@ class GraphCalls:
         except ResponseShapeError as exc:
             message = f"unexpected response: {exc}"
         raise UnexpectedResponse(scrub(message, redact), operation=operation, http_status=response.status_code)
+
+    def _refuse_if_paused(self, account: str, operation: str) -> None:
+        remaining = self._pauses.remaining(account)
+        if remaining is None:
+            return
+        error = RateLimited(
+            "Instagram throttled this account without saying for how long: it is not called again until its "
+            "usage has room",
+            operation=operation,
+            retry_after=ceil_seconds(remaining),
+        )
+        error.account_paused = True
+        raise error
 
     def _report(self, operation: str, outcome: str, seconds: float) -> None:
         if self._on_call is None:

@@ -14,6 +14,7 @@ scrubbed of the tokens, the code and the app secret of the call.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -24,8 +25,8 @@ import httpx
 
 from app.instagram.calls import CallObserver, segment, string_list
 from app.instagram.config import InstagramConfig
-from app.instagram.errors import PermissionDenied
-from app.instagram.metrics import media_insight_metrics, reject_deprecated
+from app.instagram.errors import BadRequest, PermissionDenied
+from app.instagram.metrics import RefusedMetrics, media_insight_metrics, refused_metrics_in, reject_deprecated
 from app.instagram.models import (
     InstagramMedia,
     InstagramProfile,
@@ -36,6 +37,9 @@ from app.instagram.oauth import OAuthCalls
 from app.instagram.publishing import PublishingCalls
 from app.instagram.redaction import install_httpx_log_redaction
 from app.instagram.retry import RetryPolicy
+from app.instagram.throttle import AccountPauses
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = f"instagram-service/0.1 httpx/{httpx.__version__}"
 
@@ -63,11 +67,14 @@ class InstagramClient(OAuthCalls, PublishingCalls):
         on_call: CallObserver | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
+        pauses: AccountPauses | None = None,
     ) -> None:
         install_httpx_log_redaction()
         self._config = config
         self._policy = RetryPolicy(max_attempts=config.max_attempts, budget_seconds=config.retry_budget_seconds)
         self._on_call = on_call
+        self._pauses = pauses or AccountPauses()
+        self._refused_metrics = RefusedMetrics()
         self._sleep = sleep
         self._random = random
         self._http = httpx.AsyncClient(
@@ -171,17 +178,25 @@ class InstagramClient(OAuthCalls, PublishingCalls):
     async def get_media_insights(self, token: str, media_id: str, *, product_type: str) -> dict[str, int]:
         """Lifetime metrics of one media, with the metric set valid for its product type.
 
+        One metric a product type does not serve fails the whole call (code 100): that metric is dropped,
+        the call is made once more, and the metric is not asked for that product type again in this process.
         A story seen by fewer than five accounts has no insights: Instagram answers code 10 "Not enough
         viewers for the media to show insights", which here means "no data yet" and returns {}.
         """
-        metrics = media_insight_metrics(product_type)
-        try:
+        metrics = self._refused_metrics.without_refused(product_type, media_insight_metrics(product_type))
+
+        async def fetch(asked: Sequence[str]) -> dict[str, int]:
             return await self._graph_get(
                 "get_media_insights",
                 f"{segment(media_id)}/insights",
                 token,
-                params={"metric": ",".join(metrics)},
+                params={"metric": ",".join(asked)},
                 parse=parse_insight_values,
+            )
+
+        try:
+            return await self._without_refused_metric(
+                fetch, metrics, remember=lambda refused: self._refused_metrics.remember(product_type, refused)
             )
         except PermissionDenied as error:
             if error.code == 10 and "not enough viewers" in error.message.lower():
@@ -199,7 +214,11 @@ class InstagramClient(OAuthCalls, PublishingCalls):
         period: str = "day",
         metric_type: str = "total_value",
     ) -> dict[str, int]:
-        """Account metrics between `since` and `until` (aware datetimes); time series are summed."""
+        """Account metrics between `since` and `until` (aware datetimes); time series are summed.
+
+        A metric the account cannot have (`follows_and_unfollows` under 100 followers) fails the whole call
+        (code 100): it is dropped and the call made once more; the answer lacks that metric.
+        """
         metric_list = string_list(metrics, "metrics")
         if not metric_list:
             raise ValueError("at least one metric is required")
@@ -208,17 +227,45 @@ class InstagramClient(OAuthCalls, PublishingCalls):
             raise ValueError("since and until must be timezone-aware")
         if since > until:
             raise ValueError("since must not be after until")
-        params = {
-            "metric": ",".join(metric_list),
-            "period": period,
-            "metric_type": metric_type,
-            "since": str(int(since.timestamp())),
-            "until": str(int(until.timestamp())),
-        }
-        return await self._graph_get(
-            "get_account_insights",
-            f"{segment(ig_user_id)}/insights",
-            token,
-            params=params,
-            parse=parse_insight_values,
-        )
+
+        async def fetch(asked: Sequence[str]) -> dict[str, int]:
+            params = {
+                "metric": ",".join(asked),
+                "period": period,
+                "metric_type": metric_type,
+                "since": str(int(since.timestamp())),
+                "until": str(int(until.timestamp())),
+            }
+            return await self._graph_get(
+                "get_account_insights",
+                f"{segment(ig_user_id)}/insights",
+                token,
+                params=params,
+                parse=parse_insight_values,
+            )
+
+        return await self._without_refused_metric(fetch, metric_list, remember=None)
+
+    async def _without_refused_metric(
+        self,
+        fetch: Callable[[Sequence[str]], Awaitable[dict[str, int]]],
+        metrics: Sequence[str],
+        *,
+        remember: Callable[[list[str]], None] | None,
+    ) -> dict[str, int]:
+        """Fetch; on code 100 naming some of the metrics, drop them and fetch once more."""
+        try:
+            return await fetch(metrics)
+        except BadRequest as error:
+            refused = refused_metrics_in(error.message, error.user_msg, metrics) if error.code == 100 else []
+            remaining = [metric for metric in metrics if metric not in refused]
+            if not refused or not remaining:
+                raise
+            logger.warning(
+                "instagram refused insight metrics %s; asking again without them",
+                ", ".join(refused),
+                extra={"operation": error.operation},
+            )
+            if remember is not None:
+                remember(refused)
+        return await fetch(remaining)

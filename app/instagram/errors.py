@@ -22,6 +22,8 @@ LONG_BLOCK_SECONDS = 3600.0
 # X-App-Usage gives percentages of a rolling one-hour window but no time to wait. Usage decays as the
 # window rolls; five minutes is a cautious guess that keeps us from adding to the count.
 APP_USAGE_BACKOFF_SECONDS = 300.0
+# Meta's error table: -2/2207003 and 24/2207008 are to be retried "within 30 s to 2 minutes".
+RETRY_SOON_SECONDS = 30.0
 
 
 class InstagramError(Exception):
@@ -55,6 +57,9 @@ class InstagramError(Exception):
         self.user_msg = user_msg
         # Seconds Instagram asked us to wait (Retry-After or rate-limit headers); None when it did not say.
         self.retry_after = retry_after
+        # Set by the client when it stopped calling this account (throttled without a wait time): the
+        # retry policy must not call again before `retry_after`, see throttle.py.
+        self.account_paused = False
         # How many HTTP attempts were made before this error surfaced; set by the retry loop.
         self.attempts = 1
 
@@ -97,6 +102,15 @@ class PublishBlocked(InstagramError):
 
 class TransientError(InstagramError):
     """A failure on Instagram's side that a later attempt may not meet."""
+
+
+class RetrySoon(TransientError):
+    """Meta's documented "try again in 30 s to 2 minutes" (-2 / 2207003: the media download timed out;
+    24 / 2207008: the container is not available yet). `retry_after` is the start of that window.
+
+    Nothing was published: a caller defers the post by `retry_after` and tries again (the publisher reads
+    the container's status first, so a container that did get published is recorded, never re-published).
+    """
 
 
 class InstagramUnavailable(TransientError):
@@ -157,14 +171,15 @@ _BY_SUBCODE: Mapping[int, type[InstagramError]] = MappingProxyType(
         2207042: PublishingQuotaExceeded,
         2207027: ContainerNotReady,
         2207006: ContainerNotFound,
-        2207008: ContainerNotFound,
+        # Meta: retry these within 30 s to 2 minutes (then, for a container, make a new one).
+        2207003: RetrySoon,
+        2207008: RetrySoon,
         # -1 / 2207001, 2207032, 2207053: server-side failures while creating or uploading a container.
         2207001: TransientError,
         2207032: TransientError,
         2207053: TransientError,
         **dict.fromkeys(
             (
-                2207003,  # download of the media timed out
                 2207004,  # image larger than 8 MiB
                 2207005,  # unsupported image format
                 2207009,  # aspect ratio out of range
@@ -235,6 +250,8 @@ def classify_error(status_code: int, body: object, headers: Mapping[str, str], *
         retry_after = retry_after_from_headers(headers)
         if code in _LONG_BLOCK_CODES:
             retry_after = max(retry_after or 0.0, LONG_BLOCK_SECONDS)
+        if cls is RetrySoon:
+            retry_after = max(retry_after or 0.0, RETRY_SOON_SECONDS)
 
     return cls(
         _as_str(envelope.get("message")) or f"HTTP {status_code}",

@@ -6,7 +6,8 @@ gets exactly the set that is valid today (reference §6) and the deprecated ones
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 _FEED = (
@@ -76,3 +77,46 @@ def reject_deprecated(metrics: tuple[str, ...] | list[str]) -> None:
     deprecated = sorted(set(metrics) & DEPRECATED_METRICS)
     if deprecated:
         raise ValueError(f"deprecated insight metrics: {', '.join(deprecated)}")
+
+
+# --- metrics Instagram refuses ----------------------------------------------------------------------
+
+_ALLOWED_LIST = re.compile(r"must be one of the following values:\s*([A-Za-z0-9_,\s]+)")
+_METRIC_INDEX = re.compile(r"metric\[(\d+)\]")
+
+
+def refused_metrics_in(message: str, user_msg: str | None, requested: Sequence[str]) -> list[str]:
+    """The requested metrics a code-100 answer names as refused (empty when it names none).
+
+    Instagram words it as "(#100) metric[3] must be one of the following values: reach, views, …" (the
+    list is what the object serves), or names the metric in the text ("The impressions metric is no longer
+    supported"; "follows_and_unfollows … at least 100 followers").
+    """
+    allowed = _ALLOWED_LIST.search(message)
+    if allowed:
+        served = {name.strip() for name in allowed.group(1).split(",") if name.strip()}
+        refused = [metric for metric in requested if metric not in served]
+        if refused:
+            return refused
+    index = _METRIC_INDEX.search(message)
+    if index and int(index.group(1)) < len(requested):
+        return [requested[int(index.group(1))]]
+    text = f"{message} {user_msg or ''}"
+    return [metric for metric in requested if re.search(rf"(?<![A-Za-z0-9_]){re.escape(metric)}(?![A-Za-z0-9_])", text)]
+
+
+class RefusedMetrics:
+    """Metrics Instagram refused per media product type, so they are not asked for again (per process)."""
+
+    def __init__(self) -> None:
+        self._refused: dict[str, set[str]] = {}
+
+    def remember(self, product_type: str, metrics: Sequence[str]) -> None:
+        self._refused.setdefault(product_type.upper(), set()).update(metrics)
+
+    def without_refused(self, product_type: str, metrics: Sequence[str]) -> list[str]:
+        refused = self._refused.get(product_type.upper(), set())
+        return [metric for metric in metrics if metric not in refused]
+
+    def refused(self, product_type: str) -> frozenset[str]:
+        return frozenset(self._refused.get(product_type.upper(), ()))

@@ -44,7 +44,8 @@ class RetryPolicy:
 
     def may_retry(self, error: InstagramError, mode: RetryMode) -> bool:
         """Whether this error, under this operation's mode, is worth another attempt."""
-        if mode == "never":
+        if mode == "never" or error.account_paused:
+            # Paused: the account was throttled without a wait time; no call before it has room (throttle.py).
             return False
         if mode == "connect_only":
             return isinstance(error, InstagramUnavailable) and not error.request_sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.accounts.tasks import purge_oauth_states, refresh_tokens
+from app.events.tasks import deliver_webhook, sweep_webhooks
 from app.insights.tasks import refresh_insights
 from app.jobs.crons import CronSpec
 from app.jobs.queue import JobSpec
@@ -14,10 +15,12 @@ JOBS: list[JobSpec] = [
     JobSpec(publish_post, max_tries=1000),
     JobSpec(refresh_insights, max_tries=1),
     JobSpec(refresh_tokens, max_tries=1),
+    JobSpec(deliver_webhook, max_tries=3),
 ]
 
 CRONS: list[CronSpec] = [
     CronSpec(sweep_posts, run_at_startup=True),
+    CronSpec(sweep_webhooks, run_at_startup=True),
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
     CronSpec(purge_oauth_states, minutes=frozenset({45})),

@@ -86,6 +86,8 @@ class WorkerSettings:
     redis_settings = _redis_settings()
     job_timeout = get_settings().worker_job_timeout_seconds
     max_jobs = 50
+    # arq looks for new jobs this often (its default, 0.5 s, would be most of a webhook's delay).
+    poll_delay = 0.1
     # Results are not read by anyone; not keeping them also frees the job id at once for the next run.
     keep_result = 0
     health_check_interval = HEARTBEAT_INTERVAL_SECONDS

@@ -21,6 +21,8 @@ _SECRET_PATTERNS = [
     # Instagram tokens (IGAA..., IGQV...) and JWTs, wherever they appear
     re.compile(r"\b(IG[A-Za-z0-9]{2})[A-Za-z0-9._\-]{16,}"),
     re.compile(r"\b(eyJ)[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"),
+    # webhook signing secrets (Standard Webhooks' whsec_ prefix)
+    re.compile(r"\b(whsec_)[A-Za-z0-9+/=]{8,}"),
 ]
 
 _STANDARD_ATTRS = frozenset(

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.context import reset_request_id, set_request_id
 from app.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.outages import as_unavailable
 
 logger = logging.getLogger("app.access")
 
@@ -66,28 +67,31 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_tracked)
         except Exception as exc:
-            # The one place an unexpected error becomes an answer: logged with its traceback and the
-            # request id, answered with the envelope and the id (so support can find the log line).
-            logger.error(
-                "unhandled error",
-                exc_info=exc,
-                extra={"method": scope.get("method"), "path": scope.get("path")},
-            )
+            # The one place an unexpected error becomes an answer. A lost or refused database or Redis
+            # connection is no bug: 503 with Retry-After (app/outages.py), logged without a traceback.
+            unavailable = as_unavailable(exc)
+            if unavailable is not None:
+                logger.warning(
+                    "dependency unavailable",
+                    extra={"method": scope.get("method"), "path": scope.get("path"), "error": repr(exc)[:300]},
+                )
+            else:
+                # Logged with its traceback and the request id, answered with the envelope and the id
+                # (so support can find the log line).
+                logger.error(
+                    "unhandled error",
+                    exc_info=exc,
+                    extra={"method": scope.get("method"), "path": scope.get("path")},
+                )
             if started_response:
                 raise
-            body = json.dumps(
-                {"error": "Internal server error", "code": "internal_error", "request_id": request_id}
-            ).encode()
-            await send_with_id(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
+            status_code, payload, extra_headers = 500, {"error": "Internal server error", "code": "internal_error"}, {}
+            if unavailable is not None:
+                status_code, payload, extra_headers = 503, unavailable.body(), unavailable.headers
+            body = json.dumps({**payload, "request_id": request_id}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            headers += [(name.lower().encode(), value.encode()) for name, value in extra_headers.items()]
+            await send_with_id({"type": "http.response.start", "status": status_code, "headers": headers})
             await send_with_id({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - started

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app.dependencies import ContextDep
+from app.config import Settings
+from app.dependencies import ContextDep, SettingsDep
+from app.errors import ErrorResponse, Unauthorized
 from app.jobs.heartbeat import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
 from app.observability.metrics import WORKER_HEARTBEAT, render_metrics
 
@@ -113,13 +116,34 @@ async def readyz(ctx: ContextDep) -> Response:
     return JSONResponse({"status": "ok", "checks": results})
 
 
+def _metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    expected = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if not expected:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        401: {
+            "model": ErrorResponse,
+            "description": "METRICS_TOKEN is set and the request did not send it as a Bearer token",
+        },
+    },
 )
-async def metrics() -> Response:
-    """Requests by route template and status, latencies, Instagram calls, publishing outcomes, jobs."""
+async def metrics(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """Requests by route template and status, latencies, Instagram calls, publishing outcomes, jobs.
+    With METRICS_TOKEN set, send `Authorization: Bearer <METRICS_TOKEN>`."""
+    if not _metrics_allowed(settings, authorization):
+        raise Unauthorized("/metrics needs Authorization: Bearer <METRICS_TOKEN>", code="unauthorized")
     payload, content_type = render_metrics()
     return Response(payload, media_type=content_type)

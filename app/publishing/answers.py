@@ -317,7 +317,10 @@ def failed(post: Post) -> AppError:
     if post.next_attempt_at is not None:
         retry_after = (post.next_attempt_at - utcnow()).total_seconds()
     failure = failures.Failure.of(
-        post.error_code or "publish_failed", message=post.error or "Publishing failed", retry_after=retry_after
+        post.error_code or "publish_failed",
+        message=post.error or "Publishing failed",
+        retryable=post.retryable,
+        retry_after=retry_after,
     )
     return failures.app_error(
         failure, account_id=post.account_id, db_id=post.id, status=post.status, retryable=post.retryable

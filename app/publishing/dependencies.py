@@ -9,6 +9,7 @@ from fastapi import Depends, Path
 from app.auth.dependencies import CurrentUser
 from app.dependencies import SessionDep
 from app.errors import NotFound
+from app.ids import DbId
 from app.publishing import repository
 from app.publishing.models import Post
 
@@ -21,7 +22,7 @@ async def get_owned_post(session: SessionDep, user: CurrentUser, db_id: int) -> 
     return post
 
 
-async def owned_post_from_path(session: SessionDep, user: CurrentUser, db_id: Annotated[int, Path(ge=1)]) -> Post:
+async def owned_post_from_path(session: SessionDep, user: CurrentUser, db_id: Annotated[DbId, Path()]) -> Post:
     return await get_owned_post(session, user, db_id)
 
 

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts import service as accounts_service
 from app.accounts.models import Account
+from app.config import Settings
 from app.db import unit_of_work, utcnow
+from app.events.models import Event
 from app.publishing import repository
 from app.publishing.models import FINAL_STATUSES, Post
 from app.publishing.outcomes import Outcome
@@ -55,29 +57,35 @@ class Lease:
     sessionmaker: async_sessionmaker[AsyncSession]
     post: Post
     owner: str
-    seconds: float
+    settings: Settings
     released: bool = False
 
     async def save(
         self, *, release_assets: bool = False, give_up: bool = False, **changes: Unpack[PostChanges]
-    ) -> None:
+    ) -> Event | None:
         """Write `changes` in a unit of work of their own if the lease is still ours (raises LeaseLost),
         renewing it, or giving it up with a final status or when `give_up` (the post waits for a job). A final
-        status goes through `repository.finished` in the same transaction (`release_assets`: its media too)."""
+        status goes through `repository.finished` in the same transaction (`release_assets`: its media too),
+        and its event is returned (a post.published waits there for its permalink)."""
         now = utcnow()
         final = give_up or changes.get("status") in FINAL_STATUSES
-        lease_until = None if final else now + timedelta(seconds=self.seconds)
+        lease_until = None if final else now + timedelta(seconds=self.settings.publish_lease_seconds)
         values: dict[str, object] = {**changes, "updated_at": now, "lease_until": lease_until}
         if final:
             values["lease_owner"] = None
+        event = None
         async with unit_of_work(self.sessionmaker) as session:
             if not await repository.update_leased(session, self.post.id, self.owner, values):
                 raise LeaseLost()
+            # In step before the event is built from it (the write above is committed with it, or neither is).
+            for column, value in changes.items():
+                setattr(self.post, column, value)
             if "status" in changes and changes["status"] in FINAL_STATUSES:
-                await repository.finished(session, [self.post.id], changes["status"], release_assets=release_assets)
+                event = await repository.finished(
+                    session, [self.post], changes["status"], settings=self.settings, release_assets=release_assets
+                )
         self.released = final
-        for column, value in changes.items():
-            setattr(self.post, column, value)
+        return event
 
     async def release(self) -> None:
         """Give the lease up without writing anything else (a run that ended without a verdict written)."""

@@ -12,12 +12,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, CursorResult, and_, case, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db import utcnow
+from app.events.models import Event
+from app.publishing import events as post_events
 from app.publishing.media_items import MediaItem
 from app.publishing.models import ACTIVE_STATUSES, IdempotencyKey, MediaAsset, Post, PostAsset, PostStatus
 
 # A scheduled post this close to its time is started now rather than deferred for a moment.
 SCHEDULE_TOLERANCE = timedelta(seconds=1)
+# Why a post was cancelled, as its post.cancelled event says it.
+USER_CANCELLED = "cancelled by the user"
+ACCOUNT_DISCONNECTED = "account disconnected"
 
 
 def _changed(result: object) -> int:
@@ -165,13 +171,31 @@ async def claimed_media_ids(session: AsyncSession, account_id: int, media_ids: S
     return {media_id for media_id in result.all() if media_id is not None}
 
 
-async def finished(session: AsyncSession, post_ids: Sequence[int], status: str, *, release_assets: bool = True) -> None:
+async def finished(
+    session: AsyncSession,
+    posts: Sequence[Post],
+    status: str,
+    *,
+    settings: Settings | None = None,
+    reason: str = "",
+    release_assets: bool = True,
+) -> Event | None:
     """What goes with posts reaching a final state (published, failed, cancelled), in the transaction that
-    writes it — the one place for it, whoever wrote the state: their prepared media are released, unless a
-    retry may still need them."""
-    if release_assets:
-        for post_id in post_ids:
-            await release_assets_of(session, post_id)
+    writes it — the one place for it, whoever wrote the state:
+    - its event (the outbox): post.published or post.failed from the post as written (`settings`: how long a
+      post.published waits for its permalink), or post.cancelled with `reason`;
+    - its prepared media released, unless a retry may still need them.
+    Returns the last event recorded (a post.published is completed by `events.permalink_known`)."""
+    event: Event | None = None
+    for post in posts:
+        if release_assets:
+            await release_assets_of(session, post.id)
+        if status == PostStatus.CANCELLED:
+            await post_events.record_cancelled(session, post, reason)
+        else:
+            assert settings is not None, "a runner's final state needs the settings"
+            event = await post_events.record_final(session, post, None, settings)
+    return event
 
 
 # --- retrying and cancelling ---------------------------------------------------------------------------
@@ -200,10 +224,10 @@ async def reset_failed(session: AsyncSession, post: Post, media: list[MediaItem]
     return _changed(result) == 1
 
 
-def _cancelled(reason: str, now: datetime) -> dict[str, object]:
+def _cancelled(error: str, now: datetime) -> dict[str, object]:
     return {
         "status": PostStatus.CANCELLED,
-        "error": reason,
+        "error": error,
         "error_code": "cancelled",
         "next_attempt_at": None,
         "updated_at": now,
@@ -221,13 +245,13 @@ async def cancel(session: AsyncSession, post: Post) -> bool:
             Post.container_id.is_(None),
             or_(Post.lease_until.is_(None), Post.lease_until < now),
         )
-        .values(**_cancelled("cancelled by the user", now))
+        .values(**_cancelled(USER_CANCELLED, now))
         .execution_options(synchronize_session=False)
     )
     if _changed(result) != 1:
         return False
-    await finished(session, [post.id], PostStatus.CANCELLED)
     await session.refresh(post)
+    await finished(session, [post], PostStatus.CANCELLED, reason=USER_CANCELLED)
     return True
 
 
@@ -239,23 +263,31 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int) -> int
     """
     now = utcnow()
     held = or_(Post.lease_until.is_(None), Post.lease_until < now)
-    ids = list(
+    posts = list(
         (
             await session.scalars(
-                select(Post.id).where(Post.account_id == account_id, Post.status.in_(ACTIVE_STATUSES), held)
+                select(Post).where(Post.account_id == account_id, Post.status.in_(ACTIVE_STATUSES), held)
             )
         ).all()
     )
-    if not ids:
+    if not posts:
         return 0
-    await session.execute(
-        update(Post)
-        .where(Post.id.in_(ids), Post.status.in_(ACTIVE_STATUSES))
-        .values(**_cancelled("cancelled: account disconnected", now))
-        .execution_options(synchronize_session=False)
+    # RETURNING: only what this statement cancelled is finished (a runner may have moved a post meanwhile).
+    cancelled = set(
+        (
+            await session.scalars(
+                update(Post)
+                .where(Post.id.in_([post.id for post in posts]), Post.status.in_(ACTIVE_STATUSES))
+                .values(**_cancelled(f"cancelled: {ACCOUNT_DISCONNECTED}", now))
+                .returning(Post.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
     )
-    await finished(session, ids, PostStatus.CANCELLED)
-    return len(ids)
+    await finished(
+        session, [post for post in posts if post.id in cancelled], PostStatus.CANCELLED, reason=ACCOUNT_DISCONNECTED
+    )
+    return len(cancelled)
 
 
 # --- prepared media assets -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from app.auth.tokens import AuthenticatedUser
 from app.context import AppContext
 from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, Conflict, error_responses
+from app.ids import INT64_MAX, DbId
 from app.openapi import API_PREFIX
 from app.publishing import answers, repository, running
 from app.publishing.answers import (
@@ -38,8 +40,12 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Any unique string (a UUID): retrying with the same key and body publishes nothing more "
-        "and answers the first answer. Kept 24 hours.",
+        description="Makes a retry safe. Any unique string (a UUID): sending the same key and body again (a "
+        "retry after a timeout, **Execute** pressed twice) publishes nothing more and answers the first answer "
+        "(`Idempotent-Replayed: true`). Use a new key for each new post: the same key with another body answers "
+        "409. Kept 24 hours. Without a key, two identical requests are two posts. The example is a new UUID, "
+        "generated each time these docs load.",
+        openapi_examples={"generated": {"summary": "a freshly generated UUID", "value": str(uuid.uuid4())}},
     ),
 ]
 PreferHeader = Annotated[
@@ -201,10 +207,10 @@ async def batch_post(body: BatchPostCreate, publisher: PublisherDep, response: R
 async def list_posts(
     session: SessionDep,
     user: CurrentUser,
-    account_id: Annotated[int | None, Query(ge=1)] = None,
+    account_id: Annotated[DbId | None, Query()] = None,
     status: Annotated[PostStatus | None, Query(description="Only posts in this state")] = None,
     kind: Annotated[PostKind | None, Query(description="feed, story, reel or carousel")] = None,
-    cursor: Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=INT64_MAX, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> PostPage:
     """Your posts, newest first."""

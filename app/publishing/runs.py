@@ -19,6 +19,7 @@ from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.failures import Failure
 from app.observability.metrics import POSTS_FINISHED, PUBLISH_SECONDS
+from app.publishing import events as post_events
 from app.publishing import quota, repository
 from app.publishing.lease import Lease
 from app.publishing.models import Post, PostStatus
@@ -108,11 +109,11 @@ async def verdict_for(run: Run, exc: ig.InstagramError) -> Wait | Fail:
 
 
 async def record_published(run: Run, media_id: str | None) -> Published:
-    """Record the publication at once (ending the lease and dropping the prepared media); only then look
-    for the permalink, best effort."""
+    """Record the publication at once (ending the lease and dropping the prepared media, with its held
+    post.published event); only then look for the permalink, best effort, and complete the event with it."""
     post = run.post
     now = utcnow()
-    await run.lease.save(
+    event = await run.lease.save(
         status=PostStatus.PUBLISHED,
         media_id=media_id,
         published_at=now,
@@ -130,21 +131,27 @@ async def record_published(run: Run, media_id: str | None) -> Published:
     started = post.scheduled_at or post.created_at
     PUBLISH_SECONDS.labels(post.kind).observe(max(0.0, (now - started).total_seconds()))
     logger.info("post published", extra={"post_id": post.id, "kind": post.kind, "media_id": media_id})
-    if media_id is not None:
-        await _save_permalink(run, media_id)
+    permalink = await _read_permalink(run, media_id)
+    async with unit_of_work(run.ctx.sessionmaker) as session:
+        if permalink:
+            await repository.set_permalink(session, post.id, permalink)
+        # Sent now, with the permalink or without: nobody waits for the hold to run out.
+        await post_events.permalink_known(session, event, permalink)
+    if permalink:
+        post.permalink = permalink
     return Published(media_id)
 
 
-async def _save_permalink(run: Run, media_id: str) -> None:
+async def _read_permalink(run: Run, media_id: str | None) -> str | None:
+    """The published media's permalink (None when Instagram does not give it now)."""
+    if media_id is None:
+        return None
     try:
         media = await run.instagram.get_media(run.token, media_id)
     except ig.InstagramError as exc:
         logger.info("permalink not available yet", extra={"post_id": run.post.id, "error": str(exc)})
-        return
-    if media.permalink:
-        async with unit_of_work(run.ctx.sessionmaker) as session:
-            await repository.set_permalink(session, run.post.id, media.permalink)
-        run.post.permalink = media.permalink
+        return None
+    return media.permalink
 
 
 async def record_failed(run: Run, failure: Failure) -> None:

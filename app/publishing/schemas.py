@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.ids import DbId
 from app.media.images import ImageUse
 from app.publishing import containers
 from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoNeed
 from app.publishing.models import PostKind
+from app.text_input import refuse_nul_characters
 
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
@@ -76,6 +78,8 @@ class PublishRequest(BaseModel):
     """What every publishing request shares; each kind says what media it needs and what container it makes."""
 
     kind: ClassVar[PostKind]
+    # PostgreSQL text cannot hold NUL: refused as bad input, naming the field (app/text_input.py).
+    _no_nul = model_validator(mode="before")(refuse_nul_characters)
 
     scheduled_at: AwareDatetime | None = Field(
         default=None,
@@ -140,7 +144,7 @@ class PostCreate(_Captioned):
 
     kind: ClassVar[PostKind] = PostKind.FEED
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
 
@@ -168,7 +172,7 @@ class StoryCreate(PublishRequest):
 
     kind: ClassVar[PostKind] = PostKind.STORY
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     image_url: MediaUrl | None = None
     video_url: MediaUrl | None = Field(default=None, description="Instead of image_url: a 3–60 s MP4/MOV.")
     text: str | None = Field(
@@ -217,7 +221,7 @@ class ReelCreate(_Captioned):
 
     kind: ClassVar[PostKind] = PostKind.REEL
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     video_url: MediaUrl
     thumbnail_url: MediaUrl | None = Field(default=None, description="Cover image (JPEG or PNG).")
     share_to_feed: bool = Field(default=True, description="Also show the reel in the profile's feed grid.")
@@ -269,7 +273,7 @@ class CarouselCreate(_Captioned):
 
     kind: ClassVar[PostKind] = PostKind.CAROUSEL
 
-    account_id: int = Field(ge=1)
+    account_id: DbId
     items: list[CarouselItem] = Field(min_length=2, max_length=10)
 
     def media_needed(self) -> list[MediaNeed]:
@@ -312,7 +316,7 @@ class BatchPostCreate(_Captioned):
 
     image_url: MediaUrl
     alt_text: str | None = Field(default=None, max_length=1000)
-    account_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+    account_ids: list[DbId] | None = Field(
         default=None,
         min_length=1,
         max_length=100,

@@ -48,7 +48,7 @@ async def advance_post(ctx: AppContext, post_id: int, mode: Mode) -> Outcome:
 
 async def run_claimed(ctx: AppContext, claimed: Claimed, mode: Mode) -> Outcome:
     """Run a post this runner already holds, and write where the run ended."""
-    held = Lease(ctx.sessionmaker, claimed.post, claimed.owner, ctx.settings.publish_lease_seconds)
+    held = Lease(ctx.sessionmaker, claimed.post, claimed.owner, ctx.settings)
     run = Run(ctx, claimed.account, held, mode)
     try:
         return await _settle(run, await _steps(run))

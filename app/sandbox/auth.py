@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from app.config import OAUTH_CALLBACK_PATH
 from app.sandbox.errors import (
     AuthorizeError,
     GraphError,
@@ -58,7 +59,16 @@ class AuthorizeRequest:
     state: str | None
 
 
-def validate_authorize(sandbox: Sandbox, params: dict[str, str]) -> AuthorizeRequest:
+def registered_redirect_uris(sandbox: Sandbox, origin: str | None) -> tuple[str, ...]:
+    """The app's valid OAuth redirect URIs: PUBLIC_BASE_URL's callback and, when the service's public URL
+    follows the request (development), the callback on the origin this consent page was opened at."""
+    settings = sandbox.settings
+    if origin and settings.public_base_url_follows_request:
+        return (settings.oauth_redirect_uri, origin + OAUTH_CALLBACK_PATH)
+    return (settings.oauth_redirect_uri,)
+
+
+def validate_authorize(sandbox: Sandbox, params: dict[str, str], origin: str | None = None) -> AuthorizeRequest:
     """Check the authorize parameters as Instagram does; AuthorizeError (an HTML error page) otherwise."""
     settings = sandbox.settings
     client_id = params.get("client_id", "")
@@ -67,7 +77,7 @@ def validate_authorize(sandbox: Sandbox, params: dict[str, str]) -> AuthorizeReq
     if client_id != settings.app_id:
         raise AuthorizeError("Invalid platform app: no Instagram app has this client_id.")
     redirect_uri = params.get("redirect_uri", "")
-    if redirect_uri != settings.oauth_redirect_uri:
+    if redirect_uri not in registered_redirect_uris(sandbox, origin):
         raise AuthorizeError(
             "Invalid redirect_uri: it must exactly match a valid OAuth redirect URI of the app "
             f"({settings.oauth_redirect_uri})."

@@ -34,6 +34,11 @@ class KnobsPatch(ControlModel):
     app_window_seconds: float | None = Field(default=None, gt=0)
     user_call_budget: int | None = Field(default=None, ge=1)
     user_window_seconds: float | None = Field(default=None, gt=0)
+    withdrawn_media_metrics: dict[Literal["FEED", "REELS", "STORY"], list[str]] | None = Field(
+        default=None,
+        description="Metrics each product type no longer serves (answered with code 100), e.g. "
+        '{"FEED": ["profile_visits"]}; {} serves every metric again.',
+    )
 
 
 class LatencyUpdate(ControlModel):
@@ -53,7 +58,11 @@ class FaultCreate(ControlModel):
     message: str | None = None
     is_transient: bool | None = None
     seconds: float = Field(default=30.0, ge=0, description="timeout, response_lost in timeout mode: the sleep.")
-    regain_minutes: int = Field(default=5, ge=0, description="throttle: estimated_time_to_regain_access.")
+    regain_minutes: int | None = Field(
+        default=5,
+        ge=0,
+        description="throttle: estimated_time_to_regain_access in minutes; null sends none (nor Retry-After).",
+    )
     mode: Literal["error", "timeout"] = Field(default="error", description="response_lost: how the answer is lost.")
 
 

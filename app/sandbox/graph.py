@@ -139,6 +139,9 @@ async def graph(path: str, request: Request, sandbox: SandboxDep) -> Response:
     return await run_detached(sandbox, process(sandbox, call, segments))
 
 
+THROTTLE_CODES = frozenset({4, 17, 32, 613, 80002})
+
+
 def _idle_usage() -> Usage:
     return Usage(None, 0, 0, 0, 0)
 
@@ -180,10 +183,10 @@ async def process(sandbox: Sandbox, call: GraphCall, segments: list[str]) -> Res
             raise lost
         return JSONResponse(body, headers=usage.headers())
     except GraphError as error:
-        throttled = error.regain_minutes if error.code == 80002 else None
-        return JSONResponse(
-            error.body(), status_code=error.http_status, headers=usage.headers(throttled_minutes=throttled)
-        )
+        # Throttling codes report a full budget (and the wait, when the error carries one).
+        throttled = error.code in THROTTLE_CODES
+        headers = usage.headers(throttled=throttled, throttled_minutes=error.regain_minutes if throttled else None)
+        return JSONResponse(error.body(), status_code=error.http_status, headers=headers)
     except SandboxResetError:
         reset = server_error("The sandbox was reset while this call was held.")
         return JSONResponse(reset.body(), status_code=reset.http_status, headers=usage.headers())

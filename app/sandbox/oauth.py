@@ -9,7 +9,7 @@ from starlette.responses import Response
 from app.sandbox import auth
 from app.sandbox.dependencies import SandboxDep, run_detached
 from app.sandbox.errors import AuthorizeError, GraphError, OAuthCodeError
-from app.sandbox.pages import consent_page, error_page
+from app.sandbox.pages import USERNAME_RULE, consent_page, error_page
 from app.sandbox.params import read_params
 from app.sandbox.pipeline import SandboxResetError, after_processing, before_processing
 from app.sandbox.state import Sandbox
@@ -21,7 +21,9 @@ router = APIRouter(tags=["oauth"])
 async def authorize_window(request: Request, sandbox: SandboxDep) -> Response:
     """The authorization window: a consent page with a username field, Allow and Cancel."""
     params = dict(request.query_params)
-    return await run_detached(sandbox, _authorize(sandbox, params, request.url.query, form=None))
+    return await run_detached(
+        sandbox, _authorize(sandbox, params, request.url.query, form=None, origin=_origin(request))
+    )
 
 
 @router.post("/oauth/authorize", response_class=HTMLResponse)
@@ -30,10 +32,19 @@ async def authorize_decision(request: Request, sandbox: SandboxDep) -> Response:
     form = await request.form()
     fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     params = dict(request.query_params)
-    return await run_detached(sandbox, _authorize(sandbox, params, request.url.query, form=fields))
+    return await run_detached(
+        sandbox, _authorize(sandbox, params, request.url.query, form=fields, origin=_origin(request))
+    )
 
 
-async def _authorize(sandbox: Sandbox, params: dict[str, str], query: str, form: dict[str, str] | None) -> Response:
+def _origin(request: Request) -> str:
+    """Where the browser opened this page (scheme, host and port), for the redirect URI check."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def _authorize(
+    sandbox: Sandbox, params: dict[str, str], query: str, form: dict[str, str] | None, origin: str
+) -> Response:
     try:
         fault = await before_processing(
             sandbox, "authorize", method="GET" if form is None else "POST", path="/oauth/authorize"
@@ -41,7 +52,7 @@ async def _authorize(sandbox: Sandbox, params: dict[str, str], query: str, form:
         if fault is not None and fault.kind != "response_lost":
             error = fault.as_error()
             return HTMLResponse(error_page(error.message), status_code=error.http_status)
-        request = auth.validate_authorize(sandbox, params)
+        request = auth.validate_authorize(sandbox, params, origin)
     except AuthorizeError as exc:
         return HTMLResponse(error_page(exc.message), status_code=exc.http_status)
     except SandboxResetError:
@@ -57,7 +68,7 @@ async def _authorize(sandbox: Sandbox, params: dict[str, str], query: str, form:
             app_name=app_name,
             scopes=request.scopes,
             query=query,
-            error="Enter a valid username: up to 30 letters, digits, periods or underscores.",
+            error=f"Enter a valid username. {USERNAME_RULE}",
             username=form.get("username", ""),
         )
         return HTMLResponse(page, status_code=400)

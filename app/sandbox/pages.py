@@ -12,6 +12,9 @@ SCOPE_DESCRIPTIONS = {
     "instagram_business_manage_messages": "Read and send direct messages",
 }
 
+# Instagram's own rule; the browser shows it beside "Please match the requested format".
+USERNAME_RULE = "Up to 30 letters, digits, periods (.) and underscores (_); no hyphens or spaces."
+
 _STYLE = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;background:#fafafa;margin:0}
 main{max-width:420px;margin:48px auto;background:#fff;border:1px solid #dbdbdb;border-radius:8px;padding:32px}
@@ -49,7 +52,9 @@ def consent_page(
         f'<form method="post" action="?{escape(query)}">'
         '<label for="username">Username</label>'
         f'<input type="text" id="username" name="username" value="{escape(username)}" required '
-        'pattern="@?[A-Za-z0-9._]{1,30}" autocomplete="username" autofocus>'
+        f'pattern="@?[A-Za-z0-9._]{{1,30}}" title="{USERNAME_RULE}" aria-describedby="username-hint" '
+        'autocomplete="username" autofocus>'
+        f'<p class="note" id="username-hint">{USERNAME_RULE}</p>'
         '<div class="buttons">'
         '<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button>'
         '<button type="submit" name="action" value="allow">Allow</button>'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from datetime import datetime, timedelta
 
@@ -62,8 +63,20 @@ def seeded_media_id(username: str, index: int, child: int | None = None) -> str:
     return f"179{digest_int('seed-media', username, index, child) % 10**14:014d}"
 
 
+# `_followers42` in a username makes an account with that many followers (a small account, say).
+_FOLLOWERS_HINT = re.compile(r"_followers(\d{1,9})(?![0-9])")
+
+
+def followers_of(username: str) -> int:
+    """Followers 100–50 000 from the username's hash, or the number a `_followersN` hint gives."""
+    hint = _FOLLOWERS_HINT.search(username)
+    if hint:
+        return int(hint.group(1))
+    return 100 + digest_int("followers", username) % 49_901
+
+
 def build_user(username: str, now: datetime) -> User:
-    """The business account behind a username: followers 100–50 000, follows 50–2 000."""
+    """The business account behind a username: followers 100–50 000 (or `_followersN`), follows 50–2 000."""
     name = display_name(username)
     return User(
         ig_id=ig_user_id(username),
@@ -72,7 +85,7 @@ def build_user(username: str, now: datetime) -> User:
         name=name,
         biography=f"{name} · sandbox business account\nPosts here are synthetic ✨",
         website=f"https://{username.replace('_', '-').replace('.', '-')}.example.com",
-        followers_count=100 + digest_int("followers", username) % 49_901,
+        followers_count=followers_of(username),
         follows_count=50 + digest_int("follows", username) % 1_951,
         created_at=now,
     )

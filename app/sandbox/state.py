@@ -49,6 +49,9 @@ class Knobs:
     app_window_seconds: float = 3600.0
     user_call_budget: int = 1_000_000
     user_window_seconds: float = 86400.0
+    # Metrics a product type (FEED, REELS, STORY) no longer serves: refused with code 100 like an unknown
+    # one, as Instagram does when it withdraws a metric (tests a client whose lists are out of date).
+    withdrawn_media_metrics: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

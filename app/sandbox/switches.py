@@ -125,7 +125,7 @@ class Fault:
     message: str | None = None
     is_transient: bool | None = None
     seconds: float = 30.0
-    regain_minutes: int = 5
+    regain_minutes: int | None = 5
     mode: Literal["error", "timeout"] = "error"
 
     def describe(self) -> dict[str, Any]:
@@ -313,8 +313,9 @@ class Usage:
     def user_exhausted(self) -> bool:
         return self.user_regain_minutes > 0
 
-    def headers(self, *, throttled_minutes: int | None = None) -> dict[str, str]:
-        """`X-App-Usage` and `X-Business-Use-Case-Usage`; a throttle fault reports a full budget."""
+    def headers(self, *, throttled: bool = False, throttled_minutes: int | None = None) -> dict[str, str]:
+        """`X-App-Usage` and `X-Business-Use-Case-Usage`; a throttled call reports a full budget, with
+        `estimated_time_to_regain_access` when `throttled_minutes` is given (a fault may leave it out)."""
         app = {
             "call_count": self.app_percent,
             "total_time": self.app_percent * 3 // 4,
@@ -323,16 +324,17 @@ class Usage:
         headers = {"X-App-Usage": json.dumps(app, separators=(",", ":"))}
         buc: dict[str, list[dict[str, Any]]] = {}
         if self.user_id is not None:
-            percent = 100 if throttled_minutes else self.user_percent
-            buc[self.user_id] = [
-                {
-                    "type": "instagram",
-                    "call_count": percent,
-                    "total_cputime": percent // 2,
-                    "total_time": percent * 3 // 4,
-                    "estimated_time_to_regain_access": throttled_minutes or self.user_regain_minutes,
-                }
-            ]
+            percent = 100 if throttled else self.user_percent
+            entry: dict[str, Any] = {
+                "type": "instagram",
+                "call_count": percent,
+                "total_cputime": percent // 2,
+                "total_time": percent * 3 // 4,
+            }
+            regain = throttled_minutes if throttled else self.user_regain_minutes
+            if regain is not None:
+                entry["estimated_time_to_regain_access"] = regain
+            buc[self.user_id] = [entry]
         headers["X-Business-Use-Case-Usage"] = json.dumps(buc, separators=(",", ":"))
         return headers
 

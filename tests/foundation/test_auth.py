@@ -82,6 +82,19 @@ class TestBearerOnRoutes:
         assert "detail" not in body
         assert response.headers["www-authenticate"].startswith("Bearer")
 
+    @pytest.mark.parametrize("pasted", ["Bearer ", "bearer "])
+    async def test_bearer_pasted_twice_says_to_paste_the_token_alone(
+        self, client: httpx.AsyncClient, pasted: str
+    ) -> None:
+        # What Swagger UI sends when "Bearer eyJ…" is pasted into Authorize: it adds "Bearer " itself.
+        response = await self._get(client, "Bearer " + pasted + _hs256(_claims()))
+        assert response.status_code == 401
+        body = response.json()
+        assert body["code"] == "invalid_token"
+        assert "'Bearer' twice" in body["error"]
+        assert "Paste the token alone" in body["error"]
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
     async def test_accepted(self, client: httpx.AsyncClient) -> None:
         response = await self._get(client, "Bearer " + _hs256(_claims()))
         assert response.status_code == 200

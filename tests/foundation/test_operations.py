@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -116,9 +118,56 @@ class TestOfflineDocs:
     async def test_redoc_uses_local_assets(self, client: httpx.AsyncClient) -> None:
         page = await client.get("/redoc")
         assert page.status_code == 200
-        assert "/docs-assets/redoc.standalone.js" in page.text
+        assert "/docs-assets/redoc.offline.js" in page.text
         assert "fonts.googleapis" not in page.text
-        assert (await client.get("/docs-assets/redoc.standalone.js")).status_code == 200
+        bundle = await client.get("/docs-assets/redoc.offline.js")
+        assert bundle.status_code == 200
+        assert len(bundle.content) > 500_000
+        # Its footer logo, hard-coded on a CDN in the bundle, comes from here instead.
+        assert "cdn.redoc.ly" not in bundle.text
+        assert "/docs-assets/redoc-logo-mini.svg" in bundle.text
+        logo = await client.get("/docs-assets/redoc-logo-mini.svg")
+        assert logo.status_code == 200
+        assert logo.headers["content-type"].startswith("image/svg+xml")
+
+    async def test_root_leads_to_the_docs_and_there_is_a_favicon(self, client: httpx.AsyncClient) -> None:
+        root = await client.get("/")
+        assert root.status_code in (302, 307)
+        assert root.headers["location"].endswith("/docs")
+        icon = await client.get("/favicon.ico")
+        assert icon.status_code == 200
+        assert icon.headers["content-type"] == "image/png"
+        assert icon.content.startswith(b"\x89PNG")
+        assert 'href="/favicon.ico"' in (await client.get("/docs")).text
+
+    async def test_swagger_ui_loads_nothing_from_elsewhere(self, client: httpx.AsyncClient) -> None:
+        page = (await client.get("/docs")).text
+        # Swagger UI's default validator badge is an image from validator.swagger.io.
+        assert '"validatorUrl": null' in page
+
+    async def test_every_load_of_the_docs_offers_a_new_idempotency_key(self, client: httpx.AsyncClient) -> None:
+        def keys(spec: dict[str, Any]) -> dict[str, str]:
+            found = {}
+            for path, item in spec["paths"].items():
+                for method, operation in item.items():
+                    for param in operation.get("parameters", []):
+                        if param["name"] == "Idempotency-Key":
+                            found[f"{method} {path}"] = param["examples"]["generated"]["value"]
+                            assert "Execute" in param["description"] and "409" in param["description"]
+            return found
+
+        first = keys((await client.get("/openapi.json")).json())
+        second = keys((await client.get("/openapi.json")).json())
+        assert set(first) >= {f"post /api/sns/instagram/{p}" for p in ("posts", "stories", "reels", "batch-post")}
+        for operation, key in first.items():
+            assert uuid.UUID(key) and uuid.UUID(second[operation])
+            assert key != second[operation]
+
+    async def test_the_docs_give_one_token_command(self, client: httpx.AsyncClient) -> None:
+        spec = (await client.get("/openapi.json")).json()
+        assert "make token SUB=alice" in spec["info"]["description"]
+        assert "make token SUB=alice" in spec["components"]["securitySchemes"]["BearerJWT"]["description"]
+        assert "python -m app token" not in json.dumps(spec)
 
     async def test_openapi_declares_bearer_and_errors(self, client: httpx.AsyncClient) -> None:
         spec = (await client.get("/openapi.json")).json()

@@ -21,6 +21,7 @@ def production(**overrides: object) -> Settings:
         "instagram_app_id": "123456789",
         "instagram_app_secret": "a-real-app-secret",
         "database_url": "postgresql://postgres@db/instagram",
+        "public_base_url": "https://instagram.example.com",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -47,6 +48,7 @@ class TestProduction:
             ({"instagram_app_secret": "changeme"}, "INSTAGRAM_APP_SECRET"),
             ({"synthetic_media": True}, "SYNTHETIC_MEDIA"),
             ({"jwt_algorithm": "RS256"}, "JWT_PUBLIC_KEY"),
+            ({"public_base_url": ""}, "PUBLIC_BASE_URL"),
         ],
     )
     def test_unsafe_settings_stop_start_up_naming_the_variable(
@@ -86,14 +88,50 @@ class TestDevelopment:
         assert "generated development secrets" in caplog.text
         assert settings.jwt_secret.get_secret_value() not in caplog.text
 
-    def test_defaults_are_the_embedded_mode(self) -> None:
+    def test_defaults_are_the_embedded_mode(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("HOST", "PORT", "PUBLIC_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
         settings = Settings(_env_file=None)
         assert settings.is_sqlite
         assert settings.redis_url is None
         assert settings.instagram_mode == "sandbox"
         assert settings.synthetic_media is True
-        assert settings.graph_base_url == "http://localhost:8000/sandbox/graph"
+        assert settings.graph_base_url == "http://127.0.0.1:8000/sandbox/graph"
         assert settings.database_auto_migrate is True
+
+
+class TestPublicBaseUrl:
+    @pytest.mark.parametrize(
+        ("host", "port", "expected"),
+        [
+            ("127.0.0.1", "8765", "http://127.0.0.1:8765"),
+            ("0.0.0.0", "8765", "http://localhost:8765"),  # noqa: S104 - a setting read, nothing bound
+            ("::", "9000", "http://localhost:9000"),
+            ("::1", "9000", "http://[::1]:9000"),
+            ("myhost.local", "80", "http://myhost.local:80"),
+        ],
+    )
+    def test_unset_it_follows_host_and_port(
+        self, monkeypatch: pytest.MonkeyPatch, host: str, port: str, expected: str
+    ) -> None:
+        monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+        monkeypatch.setenv("HOST", host)
+        monkeypatch.setenv("PORT", port)
+        settings = Settings(_env_file=None)
+        assert settings.public_base_url == expected
+        assert settings.public_base_url_follows_request
+        assert settings.oauth_redirect_uri == f"{expected}/api/sns/instagram/callback"
+        assert settings.authorize_base_url == f"{expected}/sandbox"
+
+    def test_set_it_wins_and_is_fixed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PORT", "8765")
+        settings = Settings(_env_file=None, public_base_url="https://api.example.com/")
+        assert settings.public_base_url == "https://api.example.com"
+        assert not settings.public_base_url_follows_request
+
+    def test_production_requires_it(self) -> None:
+        with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL must be set in production"):
+            production(public_base_url="").check_production()
 
     def test_scopes_are_todays_business_scopes_and_configurable(self) -> None:
         assert Settings(_env_file=None).instagram_scopes == (

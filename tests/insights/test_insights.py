@@ -162,11 +162,12 @@ class TestBackgroundRefresh:
         async with ctx.sessionmaker() as session:
             await session.execute(update(Post).where(Post.id == posts[0].id).values(media_id="17800000000000000"))
             await session.commit()
-        progress: list[str] = []
-        report = await refresh_recent(ctx, progress=progress.append)
+        progress: list[tuple[int, int, str]] = []
+        report = await refresh_recent(ctx, progress=lambda done, total, detail: progress.append((done, total, detail)))
         assert report.refreshed == 2
         assert report.failed == 2
-        assert len(progress) == 4
+        assert sorted(done for done, _, _ in progress) == [1, 2, 3, 4]
+        assert {total for _, total, _ in progress} == {4}
         async with ctx.sessionmaker() as session:
             snapshots = (await session.scalars(select(AnalyticsSnapshot))).all()
             statuses = {a.username: a.status for a in (await session.scalars(select(Account))).all()}

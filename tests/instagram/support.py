@@ -14,6 +14,7 @@ import httpx
 import respx
 
 from app.instagram import InstagramClient, InstagramConfig
+from app.instagram.throttle import AccountPauses
 
 AUTHORIZE_BASE = "https://www.instagram.test"
 TOKEN_BASE = "https://api.instagram.test"
@@ -46,7 +47,9 @@ class Harness:
     calls: list[tuple[str, str, float]] = field(default_factory=list)
 
 
-def make_harness(config: InstagramConfig | None = None, *, random_value: float = 0.5) -> Harness:
+def make_harness(
+    config: InstagramConfig | None = None, *, random_value: float = 0.5, pauses: AccountPauses | None = None
+) -> Harness:
     router = respx.MockRouter(assert_all_mocked=True, assert_all_called=False)
     sleeps: list[float] = []
     calls: list[tuple[str, str, float]] = []
@@ -60,6 +63,7 @@ def make_harness(config: InstagramConfig | None = None, *, random_value: float =
         on_call=lambda operation, outcome, seconds: calls.append((operation, outcome, seconds)),
         sleep=fake_sleep,
         random=lambda: random_value,
+        pauses=pauses,
     )
     return Harness(client=client, router=router, sleeps=sleeps, calls=calls)
 

@@ -27,7 +27,6 @@ from app.config import Settings
 from app.http_routing import TimeoutASGITransport
 from app.instagram import (
     BadRequest,
-    ContainerNotFound,
     ContainerNotReady,
     ContainerStatus,
     InstagramClient,
@@ -39,6 +38,7 @@ from app.instagram import (
     PermissionDenied,
     PublishingQuotaExceeded,
     RateLimited,
+    RetrySoon,
     TokenInvalid,
     TransientError,
     media_insight_metrics,
@@ -478,8 +478,10 @@ class TestPublishing:
         with pytest.raises(InstagramError) as caught:
             await rig.ig.publish_container(account.token, account.user_id, container)
 
-        # Recorded: the second publish is ContainerNotFound (24 / 2207008 "already been published").
-        assert type(caught.value) is ContainerNotFound
+        # Recorded: the second publish is 24 / 2207008 "already been published", which Meta says to retry
+        # within 30 s to 2 minutes (the publisher reads the container first, and finds it PUBLISHED).
+        assert type(caught.value) is RetrySoon
+        assert caught.value.retry_after == 30.0
         assert (caught.value.code, caught.value.subcode) == (24, 2207008)
         assert "already been published" in caught.value.message
         assert len(await rig.published()) == 1

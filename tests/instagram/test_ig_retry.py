@@ -117,14 +117,19 @@ async def test_rate_limit_beyond_the_budget_is_raised_at_once(ig: Harness) -> No
     assert ig.sleeps == []
 
 
-async def test_rate_limit_without_retry_after_backs_off(ig: Harness) -> None:
+async def test_rate_limit_without_retry_after_is_not_retried(ig: Harness) -> None:
+    # Meta: a throttled account is not called again until it has room (test_ig_meta_rules.py).
     route = ig.router.get(f"{V}/me")
     route.side_effect = [
         httpx.Response(400, json=graph_error(17, "(#17) User request limit reached")),
         httpx.Response(200, json=PROFILE),
     ]
-    await ig.client.get_me(TOKEN)
-    assert ig.sleeps == [0.25]
+    with pytest.raises(RateLimited) as caught:
+        await ig.client.get_me(TOKEN)
+    assert caught.value.account_paused
+    assert caught.value.retry_after == 60.0
+    assert ig.sleeps == []
+    assert route.call_count == 1
 
 
 async def test_retry_after_on_5xx_is_honoured(ig: Harness) -> None:

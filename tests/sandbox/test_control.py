@@ -391,3 +391,16 @@ async def test_two_sandboxes_share_nothing() -> None:
         assert len(await published(one)) == 1
         assert await published(two) == []
         assert (await control(two, "GET", "/settings"))["quota_total"] == 100
+
+
+async def test_throttle_without_a_wait_time(client: httpx.AsyncClient, token: str, user_id: str) -> None:
+    await add_fault(client, endpoint="media_list", kind="throttle", regain_minutes=None)
+    response = await client.get(f"{GRAPH}/{user_id}/media", params={"access_token": token})
+    assert response.status_code == 400 and error_of(response)["code"] == 80002
+    assert "retry-after" not in response.headers
+    (usage,) = json.loads(response.headers["x-business-use-case-usage"])[user_id]
+    assert usage["call_count"] == 100
+    assert "estimated_time_to_regain_access" not in usage
+    after = await client.get(f"{GRAPH}/{user_id}/media", params={"access_token": token})
+    (usage,) = json.loads(after.headers["x-business-use-case-usage"])[user_id]
+    assert after.status_code == 200 and usage["call_count"] < 100  # room again

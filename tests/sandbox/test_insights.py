@@ -275,3 +275,42 @@ class TestAccountInsights:
         user_id = (await me(client, basic))["user_id"]
         response = await self.account(client, basic, user_id, metric="reach", period="day")
         assert response.status_code == 403 and error_of(response)["code"] == 10
+
+
+class TestInstagramsRefusals:
+    """Switches that make the sandbox refuse what Instagram refuses, so the client's handling is testable."""
+
+    async def test_a_withdrawn_metric_is_refused_like_an_unknown_one(
+        self, client: httpx.AsyncClient, token: str, user_id: str
+    ) -> None:
+        media_id = await post_image(client, token, user_id)
+        patched = await client.patch(
+            f"{GRAPH.rsplit('/graph', 1)[0]}/control/settings",
+            json={"withdrawn_media_metrics": {"FEED": ["profile_visits"]}},
+        )
+        assert patched.status_code == 200, patched.text
+        response = await insights(client, token, media_id, "reach,profile_visits")
+        assert_metric_error(response, 1)
+        assert "profile_visits" not in error_of(response)["message"].split("values: ")[1].split(", ")
+        assert set(values(await insights(client, token, media_id, "reach,views"))) == {"reach", "views"}
+        story = await publish_story(client, token, user_id)
+        await advance(client, 120)  # story insights appear after a minute
+        # Only FEED is affected: a story still serves profile_visits.
+        assert "profile_visits" in values(await insights(client, token, story, "reach,profile_visits"))
+
+    async def test_follows_and_unfollows_needs_100_followers(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        small = await long_token(client, settings, "corner_shop_followers42")
+        small_id = str((await me(client, small))["user_id"])
+        params = {"metric_type": "total_value", "period": "day", "access_token": small}
+        refused = await client.get(
+            f"{GRAPH}/{small_id}/insights", params={**params, "metric": "reach,follows_and_unfollows"}
+        )
+        assert refused.status_code == 400
+        error = error_of(refused)
+        assert error["code"] == 100 and "follows_and_unfollows" in error["message"]
+        answered = await client.get(f"{GRAPH}/{small_id}/insights", params={**params, "metric": "reach"})
+        assert answered.status_code == 200
+        profile = await client.get(f"{GRAPH}/{small_id}", params={"fields": "followers_count", "access_token": small})
+        assert profile.json()["followers_count"] == 42

@@ -109,6 +109,20 @@ class TestAuthorizeWindow:
         assert 'name="username"' in response.text
         assert "valid username" in response.text
 
+    async def test_the_form_says_which_username_characters_are_allowed(
+        self, client: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        page = (await client.get(f"{SANDBOX}/oauth/authorize", params=authorize_query(settings))).text
+        rule = "Up to 30 letters, digits, periods (.) and underscores (_); no hyphens or spaces."
+        # Shown under the field, and by the browser beside "Please match the requested format" (title).
+        assert f'<p class="note" id="username-hint">{rule}</p>' in page
+        assert f'title="{rule}"' in page
+        refused = await client.post(
+            f"{SANDBOX}/oauth/authorize", params=authorize_query(settings), data={"username": "john-doe"}
+        )
+        assert refused.status_code == 400
+        assert rule in refused.text
+
 
 class TestCodeExchange:
     async def test_nested_shape_by_default(self, client: httpx.AsyncClient, settings: Settings) -> None:

@@ -23,11 +23,12 @@ from urllib.parse import urlsplit
 
 import httpx
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.context import build_context
 from app.jobs.heartbeat import HEARTBEAT_KEY
 from app.jobs.queue import InProcessJobQueue
-from tests.conftest import JWT_SECRET, TOKEN_KEY, auth_headers, make_settings
+from tests.conftest import JWT_SECRET, TOKEN_KEY, auth_headers, empty_tables, make_settings
 from tests.factories import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,3 +251,25 @@ class Stack:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("condition not met in time")
+
+
+@asynccontextmanager
+async def running_stack(
+    database_url: str, redis_url: str, logs: Path, overrides: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """Sandbox, API and worker started on a flushed Redis database; killed, and the tables emptied, after."""
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    stack = Stack(database_url=database_url, redis_url=redis_url, logs=logs, overrides=overrides or {})
+    try:
+        for name in ("sandbox", "api", "worker"):
+            stack.start(name)
+        for name in ("sandbox", "api", "worker"):
+            await stack.wait_ready(name)
+        yield stack
+    finally:
+        stack.stop_all()
+        engine = create_async_engine(database_url)
+        await empty_tables(engine)
+        await engine.dispose()

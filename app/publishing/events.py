@@ -1,0 +1,75 @@
+"""The events a post's final states emit (post.published, post.failed, post.cancelled), each recorded in the
+transaction that writes the state. The one place publishing talks to `app.events`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import events
+from app.accounts.models import Account
+from app.config import Settings
+from app.events.models import Event
+from app.events.types import PostCancelled, PostFailed, PostPublished
+from app.publishing.models import Post, PostStatus
+
+
+def permalink_hold(settings: Settings) -> timedelta:
+    """How long post.published waits for its permalink at most: as long as reading it from Instagram may take
+    (it is read right after the publish is recorded). Only a crash in between makes anyone wait that long."""
+    return timedelta(seconds=settings.instagram_timeout_seconds + settings.instagram_retry_budget_seconds + 5)
+
+
+async def _username(session: AsyncSession, post: Post, account: Account | None) -> str:
+    if account is not None and account.id == post.account_id:
+        return account.username
+    return await session.scalar(select(Account.username).where(Account.id == post.account_id)) or ""
+
+
+async def record_final(session: AsyncSession, post: Post, account: Account | None, settings: Settings) -> Event | None:
+    """The event of the final state `post` was just given (published or failed) in `session`'s transaction."""
+    common: dict[str, Any] = {
+        "db_id": post.id,
+        "account_id": post.account_id,
+        "account": await _username(session, post, account),
+        "kind": post.kind,
+        "batch_id": post.batch_id,
+    }
+    if post.status == PostStatus.PUBLISHED:
+        assert post.published_at is not None
+        published = PostPublished(**common, media_id=post.media_id, permalink=None, published_at=post.published_at)
+        # Held until `permalink_known` fills in the permalink, so receivers get it in the one payload.
+        return await events.record(
+            session, user_id=post.user_id, type="post.published", data=published, hold=permalink_hold(settings)
+        )
+    if post.status == PostStatus.FAILED:
+        failed = PostFailed(
+            **common,
+            code=post.error_code or "publish_failed",
+            message=post.error or "Publishing failed",
+            retryable=post.retryable,
+        )
+        return await events.record(session, user_id=post.user_id, type="post.failed", data=failed)
+    return None
+
+
+async def permalink_known(session: AsyncSession, event: Event | None, permalink: str | None) -> None:
+    """Complete a held post.published with the permalink (or without one) and send it now."""
+    if event is not None and event.type == "post.published":
+        await events.complete(session, event, permalink=permalink)
+
+
+async def record_cancelled(session: AsyncSession, post: Post, reason: str) -> None:
+    """post.cancelled, in the transaction that cancels the post."""
+    common: dict[str, Any] = {
+        "db_id": post.id,
+        "account_id": post.account_id,
+        "account": await _username(session, post, None),
+        "kind": post.kind,
+        "batch_id": post.batch_id,
+    }
+    cancelled = PostCancelled(**common, reason=reason)
+    await events.record(session, user_id=post.user_id, type="post.cancelled", data=cancelled)
