@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from app.config import Settings
 from app.db import utcnow
 from app.dependencies import SessionDep
 from app.errors import NotFound
@@ -28,10 +27,6 @@ router = APIRouter(tags=["operations"])
 def new_asset_id() -> str:
     """32 random bytes: the id is the secret that lets Instagram fetch the image anonymously."""
     return secrets.token_urlsafe(32)
-
-
-def public_url(settings: Settings, asset_id: str) -> str:
-    return f"{settings.public_base_url}/media/{asset_id}.jpg"
 
 
 def new_asset(asset_id: str, image: PreparedImage, *, expires_at: datetime) -> MediaAsset:

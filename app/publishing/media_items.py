@@ -4,6 +4,10 @@ A request lists its `MediaNeed`s in order (`PublishRequest.media_needed`); prepa
 `MediaItem` in the same order, stored on the post (`posts.media`, JSON, through `MEDIA_ITEMS`) and read back
 typed. Images are prepared by this service and served from `PUBLIC_BASE_URL/media/<asset id>.jpg`; videos are
 checked and handed to Instagram at their own URL.
+
+A prepared image's URL is built when Instagram is called, never stored: only its asset id is. The public
+address may change between the request and the publish (in development it follows the port), and a URL
+stored with the old one would send Instagram to a dead address.
 """
 
 from __future__ import annotations
@@ -44,15 +48,25 @@ class VideoNeed:
 MediaNeed = ImageNeed | VideoNeed
 
 
+def asset_url(base_url: str, asset_id: str) -> str:
+    """Where Instagram fetches a prepared image: this service's `/media/<asset id>.jpg` (publishing/assets.py)."""
+    return f"{base_url}/media/{asset_id}.jpg"
+
+
 class ImageItem(BaseModel):
-    """A prepared image: `url` is where Instagram fetches it, `asset_id` the stored JPEG behind it."""
+    """A prepared image: `asset_id` is the stored JPEG, served to Instagram on this service's address.
+
+    (Rows written by older releases also carry the URL they built then: it is ignored.)"""
 
     role: ImageRole
     type: Literal["image"] = "image"
     source_url: str
-    url: str
     asset_id: str
     alt_text: str | None = None
+
+    def instagram_url(self, base_url: str) -> str:
+        """The URL Instagram fetches the image from, with `base_url` the service's public address now."""
+        return asset_url(base_url, self.asset_id)
 
 
 class VideoItem(BaseModel):
@@ -62,6 +76,10 @@ class VideoItem(BaseModel):
     type: Literal["video"] = "video"
     source_url: str
     url: str
+
+    def instagram_url(self, base_url: str) -> str:
+        """The video's own URL (where its check ended, redirects followed)."""
+        return self.url
 
 
 MediaItem = Annotated[ImageItem | VideoItem, Field(discriminator="type")]

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.config import Settings
 from app.errors import BadRequest
 from app.media.errors import MediaInvalid
 from app.media.fetcher import MediaFetcher
 from app.media.images import PreparedImage, prepare_image
-from app.publishing.assets import new_asset, new_asset_id, public_url
+from app.publishing.assets import new_asset, new_asset_id
 from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoItem, VideoNeed
 from app.publishing.models import MediaAsset
 
@@ -32,20 +31,18 @@ class PreparedMedia:
         return [new_asset(asset_id, image, expires_at=expires_at) for asset_id, image in self.images.items()]
 
 
-async def prepare(fetcher: MediaFetcher, settings: Settings, needs: Sequence[MediaNeed]) -> PreparedMedia:
+async def prepare(fetcher: MediaFetcher, needs: Sequence[MediaNeed]) -> PreparedMedia:
     """Fetch, check and prepare each medium, in order (raises MediaInvalid naming the field)."""
     prepared = PreparedMedia()
     for need in needs:
         if isinstance(need, ImageNeed):
-            prepared.items.append(await _prepare_image(fetcher, settings, prepared, need))
+            prepared.items.append(await _prepare_image(fetcher, prepared, need))
         else:
             prepared.items.append(await _check_video(fetcher, need))
     return prepared
 
 
-async def _prepare_image(
-    fetcher: MediaFetcher, settings: Settings, prepared: PreparedMedia, need: ImageNeed
-) -> ImageItem:
+async def _prepare_image(fetcher: MediaFetcher, prepared: PreparedMedia, need: ImageNeed) -> ImageItem:
     data = await fetcher.image(need.url, field=need.field)
     # Pillow work is CPU-bound: keep it off the event loop.
     image = await asyncio.to_thread(prepare_image, data, need.use, text=need.text)
@@ -54,7 +51,6 @@ async def _prepare_image(
     return ImageItem(
         role=need.role,
         source_url=need.url,
-        url=public_url(settings, asset_id),
         asset_id=asset_id,
         alt_text=need.alt_text or None,
     )
@@ -65,9 +61,9 @@ async def _check_video(fetcher: MediaFetcher, need: VideoNeed) -> VideoItem:
     return VideoItem(role=need.role, source_url=need.url, url=checked.url)
 
 
-async def prepare_or_refuse(fetcher: MediaFetcher, settings: Settings, needs: Sequence[MediaNeed]) -> PreparedMedia:
+async def prepare_or_refuse(fetcher: MediaFetcher, needs: Sequence[MediaNeed]) -> PreparedMedia:
     """`prepare`, with bad media answered 400 in the check's own words."""
     try:
-        return await prepare(fetcher, settings, needs)
+        return await prepare(fetcher, needs)
     except MediaInvalid as exc:
         raise BadRequest(str(exc), code="invalid_media") from exc

@@ -115,7 +115,7 @@ async def reset_for_retry(ctx: AppContext, post: Post) -> bool:
             present = await repository.assets_present(session, asset_ids(post.media))
         if not present:
             request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-            prepared = await prepare_or_refuse(ctx.media, ctx.settings, request.media_needed())
+            prepared = await prepare_or_refuse(ctx.media, request.media_needed())
     async with unit_of_work(ctx.sessionmaker) as session:
         if prepared is not None:
             repository.add_assets(session, prepared.assets(expires_at=utcnow() + ASSET_GRACE))

@@ -91,8 +91,9 @@ class PublishRequest(BaseModel):
         """The media to fetch, check and prepare, in the order `container` reads them back."""
         raise NotImplementedError
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
-        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order)."""
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order); a prepared
+        image's URL is built on `base_url`, this service's public address now."""
         raise NotImplementedError
 
     def instagram_caption(self) -> str | None:
@@ -151,8 +152,8 @@ class PostCreate(_Captioned):
     def media_needed(self) -> list[MediaNeed]:
         return _feed_image(self.image_url, self.alt_text)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
-        return containers.ImagePost(media[0].url, caption, self.alt_text)
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+        return containers.ImagePost(media[0].instagram_url(base_url), caption, self.alt_text)
 
 
 class StoryCreate(PublishRequest):
@@ -197,10 +198,10 @@ class StoryCreate(PublishRequest):
         assert self.video_url is not None
         return [VideoNeed("video_url", self.video_url, "video", story=True)]
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
         if isinstance(media[0], ImageItem):
-            return containers.Story(image_url=media[0].url)
-        return containers.Story(video_url=media[0].url)
+            return containers.Story(image_url=media[0].instagram_url(base_url))
+        return containers.Story(video_url=media[0].instagram_url(base_url))
 
 
 class ReelCreate(_Captioned):
@@ -232,9 +233,9 @@ class ReelCreate(_Captioned):
             needs.append(ImageNeed("thumbnail_url", self.thumbnail_url, ImageUse.COVER, "cover"))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
-        cover = media[1].url if len(media) > 1 else None
-        return containers.Reel(media[0].url, caption, cover, self.share_to_feed)
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+        cover = media[1].instagram_url(base_url) if len(media) > 1 else None
+        return containers.Reel(media[0].instagram_url(base_url), caption, cover, self.share_to_feed)
 
 
 class CarouselItem(BaseModel):
@@ -287,11 +288,11 @@ class CarouselCreate(_Captioned):
                 needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item"))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
         items = tuple(
-            containers.CarouselItem(image_url=medium.url, alt_text=item.alt_text)
+            containers.CarouselItem(image_url=medium.instagram_url(base_url), alt_text=item.alt_text)
             if isinstance(medium, ImageItem)
-            else containers.CarouselItem(video_url=medium.url)
+            else containers.CarouselItem(video_url=medium.instagram_url(base_url))
             for item, medium in zip(self.items, media, strict=True)
         )
         return containers.Carousel(items, caption)
@@ -326,8 +327,8 @@ class BatchPostCreate(_Captioned):
     def media_needed(self) -> list[MediaNeed]:
         return _feed_image(self.image_url, self.alt_text)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None) -> containers.Container:
-        return containers.ImagePost(media[0].url, caption, self.alt_text)
+    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+        return containers.ImagePost(media[0].instagram_url(base_url), caption, self.alt_text)
 
 
 SingleRequest = PostCreate | StoryCreate | ReelCreate | CarouselCreate

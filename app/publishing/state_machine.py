@@ -95,7 +95,7 @@ async def _ensure_container(run: Run) -> Verdict | None:
     if post.container_id is not None:
         return None
     request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-    spec = request.container(post.media, post.caption)
+    spec = request.container(post.media, post.caption, run.settings.public_base_url)
     try:
         if isinstance(spec, containers.Carousel):
             if (verdict := await _ensure_items(run, spec)) is not None:

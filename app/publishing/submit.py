@@ -101,7 +101,7 @@ async def _record(
     # Media is fetched and checked before anything is stored or created at Instagram, with no
     # transaction (nor pooled connection) held meanwhile.
     await session.commit()
-    prepared = await prepare_or_refuse(ctx.media, ctx.settings, request.media_needed())
+    prepared = await prepare_or_refuse(ctx.media, request.media_needed())
     record = None
     if key is not None:
         record = idempotency.new_key(

@@ -236,6 +236,7 @@ async def test_prepared_media_are_served_then_removed(
     """Instagram fetches the prepared JPEG from PUBLIC_BASE_URL/media/<id>.jpg; once published it is gone."""
     from sqlalchemy import select
 
+    from app.publishing.media_items import ImageItem
     from app.publishing.models import MediaAsset, Post
 
     app, client = pg_committing_app_and_client
@@ -254,8 +255,10 @@ async def test_prepared_media_are_served_then_removed(
     async with app_context(app).sessionmaker() as session:
         post = await session.scalar(select(Post).where(Post.id == scheduled["db_id"]))
     assert post is not None
-    url = post.media[0].url
-    assert url.startswith("http://localhost:8000/media/") and url.endswith(".jpg")
+    (image,) = post.media
+    assert isinstance(image, ImageItem)
+    url = image.instagram_url("http://localhost:8000")
+    assert url == f"http://localhost:8000/media/{image.asset_id}.jpg"
     served = await client.get(url.removeprefix("http://localhost:8000"))
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/jpeg"
@@ -266,3 +269,41 @@ async def test_prepared_media_are_served_then_removed(
     assert gone.json()["error"] == "Media not found"
     async with app_context(app).sessionmaker() as session:
         assert (await session.scalars(select(MediaAsset))).all() == []
+
+
+async def test_a_prepared_image_is_handed_over_at_the_address_the_service_has_when_it_publishes(
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """The stored post keeps the asset id, never a host and port (in development they follow the port and
+    change between runs); an older row that still carries a URL of a gone run is published all the same."""
+    import json
+
+    from sqlalchemy import text
+
+    app, client = pg_committing_app_and_client
+    account = await connect_account(client)
+    scheduled = (
+        await client.post(
+            f"{API}/posts",
+            headers=auth_headers(),
+            json={
+                "account_id": account["id"],
+                "image_url": "https://example.com/a.jpg",
+                "scheduled_at": future(seconds=2),
+            },
+        )
+    ).json()
+    async with app_context(app).sessionmaker() as session:
+        # The JSON as stored (the column type would read it back as typed items).
+        raw = await session.scalar(text("SELECT media FROM posts WHERE id = :id"), {"id": scheduled["db_id"]})
+        assert isinstance(raw, list) and len(raw) == 1
+        assert "url" not in raw[0] and "localhost" not in json.dumps(raw)
+        # As a previous run on another port would have stored it: Instagram would find nothing there.
+        stale = [{**raw[0], "url": f"http://127.0.0.1:9/media/{raw[0]['asset_id']}.jpg"}]
+        await session.execute(
+            text("UPDATE posts SET media = CAST(:media AS jsonb) WHERE id = :id"),
+            {"media": json.dumps(stale), "id": scheduled["db_id"]},
+        )
+        await session.commit()
+    post = await _wait_for(client, scheduled["db_id"], "published")
+    assert post["error"] is None
