@@ -12,7 +12,7 @@ from app.events.types import EVENT_TYPES
 from tests.conftest import auth_headers
 from tests.events.conftest import feed, register
 from tests.events.receiver import Receiver
-from tests.support import API, connect_account
+from tests.support import API, connect_account, control
 
 AppClient = tuple[FastAPI, httpx.AsyncClient]
 
@@ -154,6 +154,31 @@ class TestFeed:
         assert [e["id"] for e in by_id["events"]] == [e["id"] for e in first["events"][1:] + second["events"]]
         only = await feed(client, type="account.disconnected")
         assert [e["data"]["username"] for e in only["events"]] == ["feed_0"]
+
+    async def test_an_accounts_status_changes_are_one_event_each(self, pg_events_app: AppClient) -> None:
+        """Every status change goes through accounts.service.change_status, which writes its event with it:
+        connected, connected again, needs re-authentication, disconnected, and nothing for a repeat."""
+        _, client = pg_events_app
+        account = await connect_account(client, "many_lives")
+        assert (await client.delete(f"{API}/accounts/{account['id']}", headers=auth_headers())).status_code == 200
+        assert (await client.delete(f"{API}/accounts/{account['id']}", headers=auth_headers())).status_code == 200
+        again = await connect_account(client, "many_lives")
+        assert again["id"] == account["id"]
+        await control(client, "revoke", {"username": "many_lives"})
+        info = await client.get(f"{API}/account/info", params={"account_id": account["id"]}, headers=auth_headers())
+        assert info.status_code == 401
+        assert (await client.delete(f"{API}/accounts/{account['id']}", headers=auth_headers())).status_code == 200
+        events = [(e["type"], e["data"]) for e in (await feed(client))["events"]]
+        assert [name for name, _ in events] == [
+            "account.connected",
+            "account.disconnected",
+            "account.connected",
+            "account.needs_reauth",
+            "account.disconnected",
+        ]
+        assert [data.get("reconnected") for name, data in events if name == "account.connected"] == [False, True]
+        assert events[3][1]["cause"] == "api_call"
+        assert {data["account_id"] for _, data in events} == {account["id"]}
 
 
 class TestOpenAPI:

@@ -104,3 +104,23 @@ async def _settled(client: httpx.AsyncClient, db_id: int) -> dict[str, Any]:
             return post
         await asyncio.sleep(0.05)
     raise AssertionError(f"post {db_id} was never attempted: {post}")
+
+
+async def test_a_read_meta_says_to_retry_soon_tells_when_and_a_plain_failure_does_not(
+    client: httpx.AsyncClient,
+) -> None:
+    """The one failure table: a retryable 502 whose wait is known says Retry-After on every route, not only
+    publishing's; an Instagram failure without a known wait stays a bare 502."""
+    account = await connect_account(client)
+    params = {"account_id": account["id"]}
+    soon = {"endpoint": "user", "kind": "error", "code": -2, "subcode": 2207003, "message": "Timeout", "count": 5}
+    await control(client, "faults", soon)
+    response = await client.get(f"{API}/account/info", params=params, headers=auth_headers())
+    assert response.status_code == 502, response.text
+    assert response.json()["code"] == "instagram_unavailable"
+    assert 30 <= int(response.headers["Retry-After"]) == response.json()["retry_after"] <= 120
+    await client.delete("/sandbox/control/faults")
+    await control(client, "faults", {"endpoint": "user", "kind": "server_error", "count": 20})
+    response = await client.get(f"{API}/account/info", params=params, headers=auth_headers())
+    assert response.status_code == 502, response.text
+    assert "Retry-After" not in response.headers and "retry_after" not in response.json()
