@@ -194,7 +194,7 @@ async def finished(
             await post_events.record_cancelled(session, post, reason)
         else:
             assert settings is not None, "a runner's final state needs the settings"
-            event = await post_events.record_final(session, post, None, settings)
+            event = await post_events.record_final(session, post, settings)
     return event
 
 
