@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -230,6 +231,19 @@ class TestRetry:
         assert retried.status_code == 201, retried.text
 
 
+async def _scheduled_image(client: httpx.AsyncClient, image_url: str, *, seconds: float) -> dict[str, Any]:
+    """A feed post of a newly connected account, scheduled `seconds` from now (its image already prepared)."""
+    account = await connect_account(client)
+    response = await client.post(
+        f"{API}/posts",
+        headers=auth_headers(),
+        json={"account_id": account["id"], "image_url": image_url, "scheduled_at": future(seconds=seconds)},
+    )
+    assert response.status_code == 202, response.text
+    scheduled: dict[str, Any] = response.json()
+    return scheduled
+
+
 async def test_prepared_media_are_served_then_removed(
     pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:
@@ -240,18 +254,7 @@ async def test_prepared_media_are_served_then_removed(
     from app.publishing.models import MediaAsset, Post
 
     app, client = pg_committing_app_and_client
-    account = await connect_account(client)
-    scheduled = (
-        await client.post(
-            f"{API}/posts",
-            headers=auth_headers(),
-            json={
-                "account_id": account["id"],
-                "image_url": "https://example.com/logo_900x900.png",
-                "scheduled_at": future(seconds=1),
-            },
-        )
-    ).json()
+    scheduled = await _scheduled_image(client, "https://example.com/logo_900x900.png", seconds=1)
     async with app_context(app).sessionmaker() as session:
         post = await session.scalar(select(Post).where(Post.id == scheduled["db_id"]))
     assert post is not None
@@ -281,18 +284,7 @@ async def test_a_prepared_image_is_handed_over_at_the_address_the_service_has_wh
     from sqlalchemy import text
 
     app, client = pg_committing_app_and_client
-    account = await connect_account(client)
-    scheduled = (
-        await client.post(
-            f"{API}/posts",
-            headers=auth_headers(),
-            json={
-                "account_id": account["id"],
-                "image_url": "https://example.com/a.jpg",
-                "scheduled_at": future(seconds=2),
-            },
-        )
-    ).json()
+    scheduled = await _scheduled_image(client, "https://example.com/a.jpg", seconds=2)
     async with app_context(app).sessionmaker() as session:
         # The JSON as stored (the column type would read it back as typed items).
         raw = await session.scalar(text("SELECT media FROM posts WHERE id = :id"), {"id": scheduled["db_id"]})
