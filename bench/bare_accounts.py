@@ -8,7 +8,7 @@ Served by uvicorn exactly like the API (`Stack.uvicorn_command`). DATABASE_URL a
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -56,7 +56,7 @@ def _absolute(url: str | None) -> str | None:
     return PUBLIC_BASE_URL + url if url and url.startswith("/") else url
 
 
-def _account(row: asyncpg.Record) -> dict[str, Any]:
+def _account(row: Mapping[str, Any]) -> dict[str, Any]:
     expires: datetime | None = row["token_expires_at"]
     return {
         "id": row["id"],
