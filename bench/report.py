@@ -55,7 +55,7 @@ def _verdict(met: bool | None) -> str:
 
 def render(rows: list[Row]) -> str:
     """A Markdown table (readable on a terminal and pasteable into the README)."""
-    header = ("goal", "what", "figure", "reference (same run)", "ratio", "goal", "")
+    header = ("goal", "what", "figure", "reference (same run)", "ratio", "target", "")
     lines = [[*header], ["---"] * len(header)]
     lines += [[r.goal, r.what, r.figure, r.reference, r.ratio, r.target, _verdict(r.met)] for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -42,7 +42,7 @@ GOALS = ("1", "2", "3", "4", "5", "6")
 @dataclass(frozen=True)
 class Plan:
     seconds: float = 10.0  # each measured load window
-    warmup_seconds: float = 2.0
+    warmup_seconds: float = 1.0
     accounts: int = 100  # goals 1, 2, 4, 5
     posts_per_account: int = 100  # goal 5
     mixed_requests: int = 10_000  # goal 6
