@@ -4,7 +4,7 @@ post's publication to its receipt?
 Runs the real processes (the sandbox alone, the API under uvicorn, the arq worker; PostgreSQL and Redis),
 connects the accounts through the OAuth flow, registers a receiver on loopback that verifies every signature
 with `standardwebhooks`, sends one POST /batch-post and measures, per post, the receipt time minus the event's
-`published_at`. Target: median at most 1 s. `make bench` runs it.
+`published_at`. Target: median at most 1 s. `make bench-webhooks` runs it.
 """
 
 from __future__ import annotations
