@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUB ?= alice
 
-.PHONY: install run token test lint typecheck check-containers services worker sandbox bench clean \
+.PHONY: install run token test lint typecheck check-containers services worker sandbox bench bench-webhooks \
+	bench-profile clean \
 	postman postman-collection test-browser
 
 install: $(STAMP)
@@ -76,9 +77,20 @@ test-browser: install
 	@scripts/ensure-chromium.sh
 	$(BIN)/pytest tests/browser -m browser -p no:cacheprovider
 
+# Issue 8's goals, each beside its reference measured in the same run (8-9 minutes): one table, and the
+# figures in var/bench/latest.json. wrk (Debian's package) is installed on the first run.
 bench: install services
-	$(BIN)/python -m bench.batch_post
+	@scripts/ensure-wrk.sh
+	$(BIN)/python -m bench.suite
+
+# The webhook delivery delay (a minute): publication to receipt of signed post.published events.
+bench-webhooks: install services
 	$(BIN)/python -m bench.webhooks
+
+# py-spy's profile of the API under goal 1's load: hot spots by function and by library, in var/bench/.
+bench-profile: install services
+	@scripts/ensure-wrk.sh
+	$(BIN)/python -m bench.profile
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache postman/node_modules

@@ -4,7 +4,7 @@ post's publication to its receipt?
 Runs the real processes (the sandbox alone, the API under uvicorn, the arq worker; PostgreSQL and Redis),
 connects the accounts through the OAuth flow, registers a receiver on loopback that verifies every signature
 with `standardwebhooks`, sends one POST /batch-post and measures, per post, the receipt time minus the event's
-`published_at`. Target: median at most 1 s. `make bench` runs it.
+`published_at`. Target: median at most 1 s. `make bench-webhooks` runs it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.batch_post import _database, _drop
+from bench.harness import create_database, drop_database
 from tests.conftest import REDIS_TEST_URL, auth_headers
 from tests.events.receiver import Receiver
 from tests.worker.stack import API, Stack
@@ -29,7 +29,7 @@ TARGET_MEDIAN_SECONDS = 1.0
 
 
 async def run(accounts: int) -> float:
-    url, name = await _database()
+    url, name = await create_database()
     logs = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     overrides = {"LOG_LEVEL": "WARNING", "WEBHOOK_ALLOW_LOOPBACK": "true", "BATCH_CONCURRENCY": "50"}
     stack = Stack(database_url=url, redis_url=REDIS_TEST_URL, logs=logs, overrides=overrides)
@@ -81,7 +81,7 @@ async def run(accounts: int) -> float:
     finally:
         await receiver.stop()
         stack.stop_all()
-        await _drop(name)
+        await drop_database(name)
 
 
 async def _claim_delays(url: str) -> list[float]:

@@ -97,6 +97,21 @@ class Stack:
             **self.overrides,
         }
 
+    def uvicorn_command(self, target: str, port: int) -> list[str]:
+        """How the API is served (the benchmarks serve their bare reference app the same way)."""
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+
     def _commands(self) -> dict[str, list[str]]:
         return {
             "sandbox": [
@@ -110,18 +125,7 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            "api": [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--log-level",
-                "warning",
-            ],
+            "api": self.uvicorn_command("app.main:app", self.api_port),
             "worker": [sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"],
         }
 
@@ -132,6 +136,9 @@ class Stack:
         self.processes[name] = subprocess.Popen(
             self._commands()[name], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
 
     def kill(self, name: str) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crash or an OOM kill."""
