@@ -34,6 +34,7 @@ from app.instagram.models import (
     PublishingLimit,
     ShortLivedToken,
 )
+from app.instagram.publishing import GraduationStrategy, UserTag
 from app.instagram.retry import RetryMode, RetryPolicy
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ContainerNotReady",
     "ContainerStatus",
     "ContainerStatusCode",
+    "GraduationStrategy",
     "InstagramClient",
     "InstagramConfig",
     "InstagramError",
@@ -66,6 +68,7 @@ __all__ = [
     "TokenInvalid",
     "TransientError",
     "UnexpectedResponse",
+    "UserTag",
     "classify_error",
     "media_insight_metrics",
 ]

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from app.media.images import ImageUse
+from app.media.images import Fit, ImageUse
 
 ImageRole = Literal["image", "cover", "item"]
 VideoRole = Literal["video", "item"]
@@ -25,7 +25,7 @@ VideoRole = Literal["video", "item"]
 
 @dataclass(frozen=True)
 class ImageNeed:
-    """An image to fetch, check for `use` and prepare (a story's `text` drawn onto it)."""
+    """An image to fetch, check for `use` and prepare (a story's `text` drawn onto it, fitted as `fit` says)."""
 
     field: str
     url: str
@@ -33,16 +33,19 @@ class ImageNeed:
     role: ImageRole
     text: str | None = None
     alt_text: str | None = None
+    fit: Fit = Fit.REFUSE
+    pad_color: str = "#FFFFFF"
 
 
 @dataclass(frozen=True)
 class VideoNeed:
-    """A video to check from its first bytes (a story video has tighter limits)."""
+    """A video to probe (a story video has tighter limits; a reel's `thumb_offset_ms` must fall within it)."""
 
     field: str
     url: str
     role: VideoRole
     story: bool = False
+    thumb_offset_ms: int | None = None
 
 
 MediaNeed = ImageNeed | VideoNeed

@@ -45,7 +45,9 @@ async def prepare(fetcher: MediaFetcher, needs: Sequence[MediaNeed]) -> Prepared
 async def _prepare_image(fetcher: MediaFetcher, prepared: PreparedMedia, need: ImageNeed) -> ImageItem:
     data = await fetcher.image(need.url, field=need.field)
     # Pillow work is CPU-bound: keep it off the event loop.
-    image = await asyncio.to_thread(prepare_image, data, need.use, text=need.text)
+    image = await asyncio.to_thread(
+        prepare_image, data, need.use, text=need.text, fit=need.fit, pad_color=need.pad_color
+    )
     asset_id = new_asset_id()
     prepared.images[asset_id] = image
     return ImageItem(
@@ -58,6 +60,12 @@ async def _prepare_image(fetcher: MediaFetcher, prepared: PreparedMedia, need: I
 
 async def _check_video(fetcher: MediaFetcher, need: VideoNeed) -> VideoItem:
     checked = await fetcher.video(need.url, field=need.field, story=need.story)
+    duration = checked.duration_seconds
+    if need.thumb_offset_ms is not None and duration is not None and need.thumb_offset_ms > duration * 1000:
+        raise MediaInvalid(
+            f"thumb_offset {need.thumb_offset_ms} ms is past the end of the video ({duration:.1f} s); "
+            "Instagram takes a frame within it"
+        )
     return VideoItem(role=need.role, source_url=need.url, url=checked.url)
 
 

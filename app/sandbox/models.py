@@ -73,6 +73,8 @@ class Container:
     children: list[str] = field(default_factory=list)
     published_media_id: str | None = None
     published_at: datetime | None = None
+    # The parameters the container was created with, as received (the token left out).
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +101,6 @@ class PublishedEntry:
     media_product_type: ProductType
     caption: str | None
     timestamp: str
+    # What Instagram received: the container's parameters, and each carousel item's in order.
+    params: dict[str, str] = field(default_factory=dict)
+    children: list[dict[str, str]] = field(default_factory=list)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from app.media.video import sniff_video
 from app.sandbox.calls import GraphContext
+from app.sandbox.container_options import check_options
 from app.sandbox.errors import (
     GraphError,
     invalid_parameter,
@@ -345,9 +346,10 @@ async def create_container(ctx: GraphContext) -> dict[str, Any]:
             "upload_type=resumable is not supported by this sandbox: pass image_url or video_url instead"
         )
     kind = _container_kind(params)
+    kept = check_options(params, kind)
     now = sandbox.now()
     _check_container_limit(sandbox, user, now)
-    template = Container(id="", owner_id=user.ig_id, kind=kind, created_at=now, ready_at=now)
+    template = Container(id="", owner_id=user.ig_id, kind=kind, created_at=now, ready_at=now, params=kept)
     failure: int | None = None
     if kind in {"IMAGE", "REELS", "CAROUSEL"}:
         template.caption = params.get("caption") or None
@@ -536,6 +538,8 @@ async def publish(ctx: GraphContext) -> dict[str, Any]:
             media_product_type=media.product_type,
             caption=media.caption,
             timestamp=graph_time(media.timestamp),
+            params=dict(container.params),
+            children=[dict(sandbox.world.containers[child].params) for child in container.children],
         )
     )
     return {"id": media.id}

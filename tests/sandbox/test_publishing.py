@@ -412,6 +412,9 @@ class TestPublish:
             "media_product_type": "FEED",
             "caption": "Hello #sandbox",
             "timestamp": entry["timestamp"],
+            # What Instagram received, the token left out.
+            "params": {"image_url": IMAGE_URL, "caption": "Hello #sandbox", "alt_text": "a"},
+            "children": [],
         }
 
     async def test_counts_grow_with_age(self, client: httpx.AsyncClient, token: str, user_id: str) -> None:
