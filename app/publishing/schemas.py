@@ -30,6 +30,10 @@ from app.publishing.options import (
 from app.text_input import refuse_nul_characters
 
 
+# Options of the other kinds that a story cannot have.
+STORY_REFUSED = ("caption", "hashtags", "location_id", "collaborators", "first_comment", "alt_text")
+
+
 class PublishRequest(BaseModel):
     """What every publishing request shares; each kind says what media it needs and what container it makes."""
 
@@ -151,6 +155,16 @@ class StoryCreate(ImageFit, PublishRequest):
         description="Drawn onto the image (Instagram's API has no text stickers).",
     )
     user_tags: StoryUserTags = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_feed_options(cls, data: object) -> object:
+        # Ignoring these would let a client believe they took effect; Instagram takes none of them on stories.
+        if isinstance(data, dict):
+            given = [name for name in STORY_REFUSED if data.get(name) not in (None, [], "")]
+            if given:
+                raise ValueError(f"{given[0]} is not taken by stories (Instagram accepts none on a story)")
+        return data
 
     @model_validator(mode="after")
     def _one_medium(self) -> StoryCreate:
