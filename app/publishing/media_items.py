@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from app.media.images import Fit, ImageUse
+from app.media.video import VideoKind
 
 ImageRole = Literal["image", "cover", "item"]
 VideoRole = Literal["video", "item"]
@@ -39,12 +40,12 @@ class ImageNeed:
 
 @dataclass(frozen=True)
 class VideoNeed:
-    """A video to probe (a story video has tighter limits; a reel's `thumb_offset_ms` must fall within it)."""
+    """A video to probe against its kind's rules (a reel's `thumb_offset_ms` must fall within it)."""
 
     field: str
     url: str
     role: VideoRole
-    story: bool = False
+    kind: VideoKind = VideoKind.REEL
     thumb_offset_ms: int | None = None
 
 

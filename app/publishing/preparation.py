@@ -35,10 +35,16 @@ async def prepare(fetcher: MediaFetcher, needs: Sequence[MediaNeed]) -> Prepared
     """Fetch, check and prepare each medium, in order (raises MediaInvalid naming the field)."""
     prepared = PreparedMedia()
     for need in needs:
-        if isinstance(need, ImageNeed):
-            prepared.items.append(await _prepare_image(fetcher, prepared, need))
-        else:
-            prepared.items.append(await _check_video(fetcher, need))
+        try:
+            if isinstance(need, ImageNeed):
+                prepared.items.append(await _prepare_image(fetcher, prepared, need))
+            else:
+                prepared.items.append(await _check_video(fetcher, need))
+        except MediaInvalid as exc:
+            # One item of many: say which (a post's single medium keeps the check's own words, the seed's).
+            if "[" in need.field and not str(exc).startswith(need.field):
+                raise MediaInvalid(f"{need.field}: {exc}") from exc
+            raise
     return prepared
 
 
@@ -59,7 +65,7 @@ async def _prepare_image(fetcher: MediaFetcher, prepared: PreparedMedia, need: I
 
 
 async def _check_video(fetcher: MediaFetcher, need: VideoNeed) -> VideoItem:
-    checked = await fetcher.video(need.url, field=need.field, story=need.story)
+    checked = await fetcher.video(need.url, field=need.field, kind=need.kind)
     duration = checked.duration_seconds
     if need.thumb_offset_ms is not None and duration is not None and need.thumb_offset_ms > duration * 1000:
         raise MediaInvalid(

@@ -178,7 +178,8 @@ async def create_reel(body: ReelCreate, publisher: PublisherDep, response: Respo
     responses={**_created(PostCreated), **_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
 )
 async def create_carousel(body: CarouselCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
-    """Every image is checked like a feed post's; videos are sniffed (MP4/MOV) and processed by Instagram."""
+    """Every image is checked like a feed post's; videos are probed (codecs, duration, frame rate, size) and
+    processed by Instagram."""
     return answers.one_post(await publisher("POST /carousels", body), response)
 
 

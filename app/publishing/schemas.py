@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from app.ids import DbId
 from app.media.images import ImageUse
+from app.media.video import VideoKind
 from app.publishing import containers, examples
 from app.publishing.captions import MAX_CAPTION, MAX_HASHTAGS, Hashtag, MediaUrl, check_caption, compose_caption
 from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoNeed
@@ -28,7 +29,6 @@ from app.publishing.options import (
     UserTags,
 )
 from app.text_input import refuse_nul_characters
-
 
 # Options of the other kinds that a story cannot have.
 STORY_REFUSED = ("caption", "hashtags", "location_id", "collaborators", "first_comment", "alt_text")
@@ -189,7 +189,7 @@ class StoryCreate(ImageFit, PublishRequest):
             )
             return [need]
         assert self.video_url is not None
-        return [VideoNeed("video_url", self.video_url, "video", story=True)]
+        return [VideoNeed("video_url", self.video_url, "video", kind=VideoKind.STORY)]
 
     def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
         tags = tuple(tag.instagram() for tag in self.user_tags)
@@ -295,7 +295,7 @@ class CarouselCreate(ImageFit, _Captioned):
                 )
             else:
                 assert item.video_url is not None
-                needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item"))
+                needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item", kind=VideoKind.CAROUSEL))
         return needs
 
     def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:

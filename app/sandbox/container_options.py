@@ -2,7 +2,7 @@
 
 | parameter | kinds | form |
 |---|---|---|
-| `user_tags` | IMAGE, REELS, STORIES, carousel items | JSON array of `{username, x, y}`, x and y in 0–1 (stories: username only) |
+| `user_tags` | IMAGE, REELS, STORIES, carousel items | JSON array of `{username, x, y}` in 0–1 (stories: no x, y) |
 | `collaborators` | IMAGE, REELS, CAROUSEL | JSON array of at most 3 usernames |
 | `location_id` | IMAGE, REELS, CAROUSEL | the numeric id of a Page with a location |
 | `audio_name` | REELS | text |

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import PUBLIC_BASE_URL, auth_headers
-from tests.support import API, connect_account, published
+from tests.support import API, connect_account, published, until_published
 
 TAG = {"username": "jane_doe", "x": 0.5, "y": 0.8}
 LOCATION = "110843418940484"
@@ -23,18 +22,6 @@ async def _publish(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -
 async def _received(client: httpx.AsyncClient) -> dict[str, Any]:
     (entry,) = await published(client)
     return entry
-
-
-async def _until_published(client: httpx.AsyncClient, response: httpx.Response) -> None:
-    """A post that had to wait for Instagram's processing (202): look until it is published."""
-    assert response.status_code in (201, 202), response.text
-    for _ in range(200):
-        post = (await client.get(f"{API}/posts/{response.json()['db_id']}", headers=auth_headers())).json()
-        if post["status"] == "published":
-            return
-        assert post["status"] != "failed", post
-        await asyncio.sleep(0.05)
-    raise AssertionError("the post was not published")
 
 
 def _prepared_image(url: str) -> bool:
@@ -92,7 +79,7 @@ class TestWhatInstagramReceives:
                 "trial_params": {"graduation_strategy": "SS_PERFORMANCE"},
             },
         )
-        await _until_published(client, response)
+        await until_published(client, response)
         assert (await _received(client))["params"] == {
             "media_type": "REELS",
             "video_url": "https://example.com/clip.mp4",
@@ -117,7 +104,7 @@ class TestWhatInstagramReceives:
                 "thumb_offset": 1000,
             },
         )
-        await _until_published(client, response)
+        await until_published(client, response)
         params = (await _received(client))["params"]
         assert _prepared_image(params["cover_url"])
         assert "thumb_offset" not in params
@@ -137,7 +124,7 @@ class TestWhatInstagramReceives:
                 ],
             },
         )
-        await _until_published(client, response)
+        await until_published(client, response)
         entry = await _received(client)
         params = entry["params"]
         assert params.pop("children").count(",") == 1

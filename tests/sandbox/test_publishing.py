@@ -147,6 +147,11 @@ class TestContainers:
             ("REELS", "https://example.com/short_2s.mp4"),
             ("REELS", "https://example.com/long_901s.mp4"),
             ("STORIES", "https://example.com/story_61s.mp4"),
+            # The other documented rules, on real videos FFmpeg probes (app/media/video.py):
+            ("REELS", "https://example.com/codec_mpeg4.mp4"),
+            ("REELS", "https://example.com/audio_mp3.mp4"),
+            ("REELS", "https://example.com/slow_10fps.mp4"),
+            ("REELS", "https://example.com/wide_3840x2160.mp4"),
         ],
     )
     async def test_bad_video_ends_in_error(
