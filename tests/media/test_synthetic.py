@@ -104,8 +104,8 @@ class TestVideos:
     def test_every_frame_decodes(self) -> None:
         media = synthetic_media("https://example.com/clip_320x568_4s.mp4")
         assert media is not None
-        with av.open(io.BytesIO(media.content)) as container:
-            frames = sum(1 for _ in container.decode(video=0))
+        with av.open(io.BytesIO(media.content), mode="r") as container:
+            frames = len(list(container.decode(video=0)))
         assert frames == 4 * 30
 
     def test_hints_set_duration_and_size(self) -> None:
