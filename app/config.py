@@ -33,6 +33,8 @@ DEFAULT_SCOPES = (
     "instagram_business_basic",
     "instagram_business_content_publish",
     "instagram_business_manage_insights",
+    # Reading, answering, hiding and deleting comments, and the comments (and mentions) webhooks.
+    "instagram_business_manage_comments",
 )
 
 

@@ -25,8 +25,10 @@ from app.instagram.errors import (
 )
 from app.instagram.metrics import DEPRECATED_METRICS, MEDIA_INSIGHT_METRICS, media_insight_metrics
 from app.instagram.models import (
+    CommentPage,
     ContainerStatus,
     ContainerStatusCode,
+    InstagramComment,
     InstagramMedia,
     InstagramProfile,
     LongLivedToken,
@@ -41,12 +43,14 @@ __all__ = [
     "DEPRECATED_METRICS",
     "MEDIA_INSIGHT_METRICS",
     "BadRequest",
+    "CommentPage",
     "ContainerNotFound",
     "ContainerNotReady",
     "ContainerStatus",
     "ContainerStatusCode",
     "GraduationStrategy",
     "InstagramClient",
+    "InstagramComment",
     "InstagramConfig",
     "InstagramError",
     "InstagramMedia",

@@ -28,7 +28,7 @@ from app.errors import AppError, BadRequest, Conflict, NotFound
 from app.publishing import answers, idempotency, repository, running
 from app.publishing.answers import Answer
 from app.publishing.lease import Claimed, hold_new, new_owner
-from app.publishing.models import IdempotencyKey, Post, PostStatus
+from app.publishing.models import FirstCommentStatus, IdempotencyKey, Post, PostStatus
 from app.publishing.preparation import PreparedMedia, prepare_or_refuse
 from app.publishing.schemas import AnyRequest, BatchPostCreate
 
@@ -143,6 +143,7 @@ def _new_posts(
     now = utcnow()
     batch_id = str(uuid.uuid4()) if isinstance(request, BatchPostCreate) else None
     stored = request.model_dump(mode="json")
+    comment = FirstCommentStatus.PENDING if request.first_comment_text() else None
     return [
         Post(
             user_id=user.id,
@@ -156,6 +157,8 @@ def _new_posts(
             scheduled_at=scheduled_at,
             next_attempt_at=scheduled_at or now,
             batch_id=batch_id,
+            first_comment_status=comment,
+            first_comment_attempts=0,
             idempotency_key_id=key.id if key else None,
             attempts=0,
             retryable=False,

@@ -77,6 +77,27 @@ class Container:
     params: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Comment:
+    """A comment on a media object, or a reply (`parent_id`). A mention is a comment on a fan's media
+    (not in the sandbox) that @mentions an account (`mentions`)."""
+
+    id: str
+    media_id: str
+    media_product_type: str
+    text: str
+    username: str
+    from_id: str
+    timestamp: datetime
+    # The owner of the media (None for a fan's media) and the account mentioned, if any.
+    media_owner_id: str | None
+    mentions: str | None = None
+    hidden: bool = False
+    parent_id: str | None = None
+    like_count: int = 0
+    replies: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class AuthCode:
     """An authorization code: single use, 1 hour, bound to the client, redirect URI, scopes and user."""
