@@ -180,7 +180,7 @@ async def _after_error(run: Run, exc: ig.InstagramError, *, may_have_commented: 
         await accounts_service.mark_needs_reauth(run.ctx.sessionmaker, run.account.id, exc.message)
     passing = failed.code in (failures.RATE_LIMITED, failures.UNAVAILABLE)
     if passing and run.post.first_comment_attempts < run.settings.publish_max_attempts:
-        delay = float(exc.retry_after) if exc.retry_after else _backoff(run.post.first_comment_attempts)
+        delay = float(exc.retry_after) if exc.retry_after else _backoff(run)
         await run.lease.save(
             first_comment_sent_at=run.post.first_comment_sent_at if may_have_commented else None,
             first_comment_error=failed.message,
@@ -191,8 +191,10 @@ async def _after_error(run: Run, exc: ig.InstagramError, *, may_have_commented: 
     return await _failed(run, f"The first comment could not be posted: {failed.message}")
 
 
-def _backoff(attempts: int) -> float:
-    delay: float = min(MAX_RETRY_DELAY_SECONDS, 5.0 * 2 ** max(0, attempts - 1))
+def _backoff(run: Run) -> float:
+    """A jittered exponential backoff from PUBLISH_RETRY_BASE_SECONDS, as a post's retries have."""
+    base = run.settings.publish_retry_base_seconds
+    delay: float = min(MAX_RETRY_DELAY_SECONDS, base * 2 ** max(0, run.post.first_comment_attempts - 1))
     return delay * (0.5 + random.random() / 2)
 
 
