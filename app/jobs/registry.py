@@ -8,6 +8,7 @@ from app.insights.tasks import refresh_insights
 from app.jobs.crons import CronSpec
 from app.jobs.queue import JobSpec
 from app.publishing.tasks import post_first_comment, publish_post, sweep_posts
+from app.uploads.tasks import expire_uploads
 
 JOBS: list[JobSpec] = [
     # Deferrals (video processing, schedules, quota) are retries in arq's count; the state machine bounds
@@ -26,4 +27,6 @@ CRONS: list[CronSpec] = [
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
     CronSpec(purge_oauth_states, minutes=frozenset({45})),
+    # Uploads unused for 7 days, or published and not kept: their rows, then their files.
+    CronSpec(expire_uploads, minutes=frozenset(range(0, 60, 10)), run_at_startup=True),
 ]

@@ -66,28 +66,9 @@ def prepare_image(
 ) -> PreparedImage:
     """Check an image as the seed asks and make it publishable (JPEG, upright, ≤1440 px wide, ≤8 MB), fitted
     into the use's aspect ratios when `fit` says so."""
-    too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
-    try:
-        image = Image.open(io.BytesIO(data))
-        image_format = image.format
-        # Pillow only refuses past twice its limit (and merely warns below): check the header's size
-        # ourselves, before decoding a single pixel.
-        if image.width * image.height > MAX_PIXELS:
-            raise too_large
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise too_large from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise MediaInvalid(INVALID_IMAGE_FORMAT) from exc
-    # MPO is how some cameras wrap a JPEG; Instagram refuses it, so it is re-encoded like a PNG.
-    if image_format not in ("JPEG", "PNG", "MPO"):
-        raise MediaInvalid(INVALID_IMAGE_FORMAT)
-    # exif_transpose returns a copy even when there is nothing to turn, so ask the tag whether to turn.
-    needs_turning = image.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+    image, image_format, needs_turning = _open_checked(data)
     upright = ImageOps.exif_transpose(image) if needs_turning else image
     width, height = upright.size
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise MediaInvalid(IMAGE_TOO_SMALL)
     target = _ratio_range(use, fit)
     fitted = False
     if target is not None and not target[0] - 1e-3 <= width / height <= target[1] + 1e-3:
@@ -122,6 +103,45 @@ def prepare_image(
         rgb = draw_caption(rgb, text)
     content = _encode_jpeg(rgb)
     return PreparedImage(content=content, width=rgb.width, height=rgb.height)
+
+
+def _open_checked(data: bytes) -> tuple[Image.Image, str, bool]:
+    """The decoded image, its format and whether EXIF says to turn it; the seed's messages for what is not a
+    JPEG or PNG of at least 320x320 (judged upright)."""
+    too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image_format = image.format or ""
+        # Pillow only refuses past twice its limit (and merely warns below): check the header's size
+        # ourselves, before decoding a single pixel.
+        if image.width * image.height > MAX_PIXELS:
+            raise too_large
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise too_large from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise MediaInvalid(INVALID_IMAGE_FORMAT) from exc
+    # MPO is how some cameras wrap a JPEG; Instagram refuses it, so it is re-encoded like a PNG.
+    if image_format not in ("JPEG", "PNG", "MPO"):
+        raise MediaInvalid(INVALID_IMAGE_FORMAT)
+    # exif_transpose returns a copy even when there is nothing to turn, so ask the tag whether to turn.
+    needs_turning = image.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+    width, height = image.size
+    if needs_turning and image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+        width, height = height, width
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise MediaInvalid(IMAGE_TOO_SMALL)
+    return image, image_format, needs_turning
+
+
+def inspect_image(data: bytes) -> tuple[int, int, str]:
+    """(width, height, format) of an image that passes the checks every use shares (the seed's formats and
+    sizes; the aspect ratio depends on the use and is judged when it is published)."""
+    image, image_format, needs_turning = _open_checked(data)
+    width, height = image.size
+    if needs_turning and image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height, image_format
 
 
 def _ratio_range(use: ImageUse, fit: Fit) -> tuple[float, float] | None:

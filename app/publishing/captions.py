@@ -15,17 +15,28 @@ _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _MENTION = re.compile(r"(?<![\w@])@[\w.]+")
 
 
+_NOT_A_URL = "must be an absolute http or https URL, or the upload_id of a file uploaded to POST /uploads"
+UPLOAD_REF = re.compile(r"upl_[A-Za-z0-9_-]{32}")
+
+
+def is_upload_ref(value: str) -> bool:
+    """True when a media field names an upload (`upl_…`) rather than a URL."""
+    return UPLOAD_REF.fullmatch(value) is not None
+
+
 def _http_url(value: str) -> str:
     value = value.strip()
+    if is_upload_ref(value):
+        return value
     if not re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE):
-        raise ValueError("must be an absolute http or https URL")
+        raise ValueError(_NOT_A_URL)
     try:
         parts = urlsplit(value)
         _ = parts.port  # a port out of range raises here
     except ValueError as exc:
-        raise ValueError("must be an absolute http or https URL") from exc
+        raise ValueError(_NOT_A_URL) from exc
     if not parts.hostname:
-        raise ValueError("must be an absolute http or https URL")
+        raise ValueError(_NOT_A_URL)
     return value
 
 
@@ -36,7 +47,11 @@ def _hashtag(value: str) -> str:
     return tag
 
 
-MediaUrl = Annotated[str, Field(max_length=2048), AfterValidator(_http_url)]
+MediaUrl = Annotated[
+    str,
+    Field(max_length=2048, description="An http(s) URL, or the `upload_id` of a file uploaded to POST /uploads"),
+    AfterValidator(_http_url),
+]
 Hashtag = Annotated[str, Field(max_length=100), AfterValidator(_hashtag)]
 
 

@@ -12,7 +12,8 @@ stored with the old one would send Instagram to a dead address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -52,6 +53,15 @@ class VideoNeed:
 MediaNeed = ImageNeed | VideoNeed
 
 
+@dataclass(frozen=True)
+class MediaLinks:
+    """Where Instagram fetches the media now: this service's public address (prepared images), and a short-lived
+    signed URL per uploaded video (by storage key), made just before the container is asked for."""
+
+    base_url: str
+    uploads: Mapping[str, str] = field(default_factory=dict)
+
+
 def asset_url(base_url: str, asset_id: str) -> str:
     """Where Instagram fetches a prepared image: this service's `/media/<asset id>.jpg` (publishing/assets.py)."""
     return f"{base_url}/media/{asset_id}.jpg"
@@ -68,22 +78,23 @@ class ImageItem(BaseModel):
     asset_id: str
     alt_text: str | None = None
 
-    def instagram_url(self, base_url: str) -> str:
-        """The URL Instagram fetches the image from, with `base_url` the service's public address now."""
-        return asset_url(base_url, self.asset_id)
+    def instagram_url(self, links: MediaLinks) -> str:
+        """The URL Instagram fetches the image from, on the service's public address now."""
+        return asset_url(links.base_url, self.asset_id)
 
 
 class VideoItem(BaseModel):
-    """A checked video: Instagram downloads it from `url` itself."""
+    """A checked video: Instagram downloads it from `url` itself, or (an upload) from a signed URL of its file."""
 
     role: VideoRole
     type: Literal["video"] = "video"
     source_url: str
-    url: str
+    url: str = ""
+    upload_key: str | None = None
 
-    def instagram_url(self, base_url: str) -> str:
-        """The video's own URL (where its check ended, redirects followed)."""
-        return self.url
+    def instagram_url(self, links: MediaLinks) -> str:
+        """The video's own URL (where its check ended, redirects followed), or its upload's signed URL."""
+        return links.uploads[self.upload_key] if self.upload_key else self.url
 
 
 MediaItem = Annotated[ImageItem | VideoItem, Field(discriminator="type")]

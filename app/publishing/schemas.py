@@ -17,7 +17,7 @@ from app.media.images import ImageUse
 from app.media.video import VideoKind
 from app.publishing import containers, examples
 from app.publishing.captions import MAX_CAPTION, MAX_HASHTAGS, Hashtag, MediaUrl, check_caption, compose_caption
-from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoNeed
+from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaLinks, MediaNeed, VideoNeed
 from app.publishing.models import PostKind
 from app.publishing.options import (
     Collaborators,
@@ -51,9 +51,9 @@ class PublishRequest(BaseModel):
         """The media to fetch, check and prepare, in the order `container` reads them back."""
         raise NotImplementedError
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order); a prepared
-        image's URL is built on `base_url`, this service's public address now."""
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order), at the URLs
+        `links` gives (this service's public address now, and signed URLs of uploads)."""
         raise NotImplementedError
 
     def instagram_caption(self) -> str | None:
@@ -106,9 +106,9 @@ class _FeedOptions(ImageFit, _Captioned):
             )
         ]
 
-    def _image_post(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.ImagePost:
+    def _image_post(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.ImagePost:
         return containers.ImagePost(
-            media[0].instagram_url(base_url),
+            media[0].instagram_url(links),
             caption,
             self.alt_text,
             tuple(tag.instagram() for tag in self.user_tags),
@@ -135,8 +135,8 @@ class PostCreate(_FeedOptions):
     def media_needed(self) -> list[MediaNeed]:
         return self._image_need(self.image_url)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        return self._image_post(media, caption, base_url)
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        return self._image_post(media, caption, links)
 
 
 class StoryCreate(ImageFit, PublishRequest):
@@ -191,11 +191,11 @@ class StoryCreate(ImageFit, PublishRequest):
         assert self.video_url is not None
         return [VideoNeed("video_url", self.video_url, "video", kind=VideoKind.STORY)]
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
         tags = tuple(tag.instagram() for tag in self.user_tags)
         if isinstance(media[0], ImageItem):
-            return containers.Story(image_url=media[0].instagram_url(base_url), user_tags=tags)
-        return containers.Story(video_url=media[0].instagram_url(base_url), user_tags=tags)
+            return containers.Story(image_url=media[0].instagram_url(links), user_tags=tags)
+        return containers.Story(video_url=media[0].instagram_url(links), user_tags=tags)
 
 
 class ReelCreate(_Captioned):
@@ -231,10 +231,10 @@ class ReelCreate(_Captioned):
             needs.append(ImageNeed("thumbnail_url", self.thumbnail_url, ImageUse.COVER, "cover"))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        cover = media[1].instagram_url(base_url) if len(media) > 1 else None
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        cover = media[1].instagram_url(links) if len(media) > 1 else None
         return containers.Reel(
-            media[0].instagram_url(base_url),
+            media[0].instagram_url(links),
             caption,
             cover,
             self.share_to_feed,
@@ -298,15 +298,15 @@ class CarouselCreate(ImageFit, _Captioned):
                 needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item", kind=VideoKind.CAROUSEL))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
         items = tuple(
             containers.CarouselItem(
-                image_url=medium.instagram_url(base_url),
+                image_url=medium.instagram_url(links),
                 alt_text=item.alt_text,
                 user_tags=tuple(tag.instagram() for tag in item.user_tags),
             )
             if isinstance(medium, ImageItem)
-            else containers.CarouselItem(video_url=medium.instagram_url(base_url))
+            else containers.CarouselItem(video_url=medium.instagram_url(links))
             for item, medium in zip(self.items, media, strict=True)
         )
         return containers.Carousel(items, caption, self.location_id, tuple(self.collaborators))
@@ -330,8 +330,8 @@ class BatchPostCreate(_FeedOptions):
     def media_needed(self) -> list[MediaNeed]:
         return self._image_need(self.image_url)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        return self._image_post(media, caption, base_url)
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        return self._image_post(media, caption, links)
 
 
 SingleRequest = PostCreate | StoryCreate | ReelCreate | CarouselCreate
