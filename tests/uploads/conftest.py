@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from aiobotocore.session import get_session
+from aiobotocore.session import ClientCreatorContext, get_session
+from types_aiobotocore_s3 import S3Client
 
 from tests.media.loopback import connect_attempts, one_tls_context, server
 
@@ -62,16 +63,21 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         process.wait(timeout=10)
 
 
+def s3_client(server: S3Server) -> ClientCreatorContext[S3Client]:
+    """A client of the test's S3 server, as a test reads or prepares the bucket (not through the service)."""
+    return get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+
+
 @pytest_asyncio.fixture
 async def s3_bucket(s3_server: S3Server) -> AsyncIterator[str]:
     """A fresh bucket for one test."""
     name = f"uploads-{time.monotonic_ns()}"
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    ) as s3:
+    async with s3_client(s3_server) as s3:
         await s3.create_bucket(Bucket=name)
         yield name

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest_asyncio
-from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from fastapi import FastAPI
 from sqlalchemy import update
@@ -20,7 +19,7 @@ from app.uploads.storage import PART_BYTES, S3Storage
 from app.uploads.tasks import expire_uploads
 from tests.conftest import auth_headers, make_settings, running_app
 from tests.support import API, connect_account, published, until_published
-from tests.uploads.conftest import ACCESS_KEY, SECRET_KEY, S3Server
+from tests.uploads.conftest import ACCESS_KEY, SECRET_KEY, S3Server, s3_client
 from tests.uploads.test_uploads_api import UPLOADS, _video, upload
 
 
@@ -41,13 +40,7 @@ async def on_s3(
 
 
 async def _object(s3_server: S3Server, bucket: str, key: str) -> bytes | None:
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    ) as s3:
+    async with s3_client(s3_server) as s3:
         try:
             answer = await s3.get_object(Bucket=bucket, Key=key)
         except ClientError:
