@@ -420,6 +420,7 @@ class TestPublish:
             # What Instagram received, the token left out.
             "params": {"image_url": IMAGE_URL, "caption": "Hello #sandbox", "alt_text": "a"},
             "children": [],
+            "comments": [],
         }
 
     async def test_counts_grow_with_age(self, client: httpx.AsyncClient, token: str, user_id: str) -> None:
