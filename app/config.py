@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from app.uploads.config import UploadSettings
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ DEFAULT_SCOPES = (
     "instagram_business_basic",
     "instagram_business_content_publish",
     "instagram_business_manage_insights",
+    # Reading, answering, hiding and deleting comments, and the comments (and mentions) webhooks.
+    "instagram_business_manage_comments",
 )
 
 
@@ -61,7 +65,7 @@ def _is_placeholder(value: str | None) -> bool:
     return lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "changeme", "replace-"))
 
 
-class Settings(BaseSettings):
+class Settings(UploadSettings):
     """Everything the service reads from its environment. See `.env.example` for each variable."""
 
     # env_ignore_empty: `NAME=` in .env means "use the default", as .env.example is written.
@@ -226,6 +230,11 @@ class Settings(BaseSettings):
     def public_base_url_follows_request(self) -> bool:
         """True when PUBLIC_BASE_URL is unset: answers use the address each request came to."""
         return self._public_base_url_follows_request
+
+    @property
+    def upload_directory(self) -> Path:
+        """Where local storage keeps uploads (UPLOAD_DIR, else uploads/ in the var directory)."""
+        return Path(self.upload_dir) if self.upload_dir else VAR_DIR / "uploads"
 
     @property
     def oauth_redirect_uri(self) -> str:

@@ -22,6 +22,7 @@ from app.instagram import InstagramClient, InstagramConfig
 from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
+from app.uploads.storage import Storage, build_storage
 
 
 @dataclass
@@ -34,6 +35,8 @@ class AppContext:
     jobs: JobQueue
     media: MediaFetcher
     webhooks: WebhookSender
+    # Where uploaded files live (a local directory or an S3-compatible bucket).
+    uploads: Storage
     redis: ArqRedis | None = None
     # The process's role: "api" (serves HTTP, may run jobs in-process) or "worker" (the arq process).
     role: str = "api"
@@ -43,6 +46,7 @@ class AppContext:
         await self.instagram.aclose()
         await self.media.aclose()
         await self.webhooks.aclose()
+        await self.uploads.aclose()
         await self.engine.dispose()
 
 
@@ -101,6 +105,7 @@ def build_context(
         # One fetcher (one connection pool, one TLS context) for the process's media downloads.
         media=MediaFetcher(settings),
         webhooks=WebhookSender(settings),
+        uploads=build_storage(settings),
         redis=redis,
         role=role,
     )

@@ -25,7 +25,7 @@ from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
 from app.openapi import API_DESCRIPTION, OPENAPI_TAGS
 from app.openapi_contract import install_openapi_contract
-from app.routers import API_ROUTERS, media_router
+from app.routers import API_ROUTERS, media_router, upload_files_router
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(operations_router)
     app.include_router(media_router)
+    app.include_router(upload_files_router)
     for router in API_ROUTERS:
         app.include_router(router)
     install_webhook_docs(app)
@@ -104,8 +105,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     if settings.is_sandbox:
         from app.sandbox import create_sandbox_app
 
-        # The sandbox fetches this service's prepared media in-process; other URLs go to the network.
-        fetch_transport = PrefixRoutingTransport([(settings.public_base_url + "/media/", httpx.ASGITransport(app=app))])
+        # The sandbox fetches this service's prepared media and uploads in-process; other URLs go to the network.
+        in_process = httpx.ASGITransport(app=app)
+        fetch_transport = PrefixRoutingTransport(
+            [(settings.public_base_url + "/media/", in_process), (settings.public_base_url + "/uploads/", in_process)]
+        )
         sandbox = create_sandbox_app(settings, fetch_transport=fetch_transport)
         app.state.sandbox_app = sandbox
         app.mount("/sandbox", sandbox, name="sandbox")

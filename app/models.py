@@ -5,6 +5,7 @@ from app.db import Base
 from app.events.models import Event, WebhookDelivery, WebhookEndpoint
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.publishing.models import IdempotencyKey, MediaAsset, Post, PostAsset, PostKind, PostStatus
+from app.uploads.models import PostUpload, Upload
 
 __all__ = [
     "Account",
@@ -20,6 +21,8 @@ __all__ = [
     "PostAsset",
     "PostKind",
     "PostStatus",
+    "PostUpload",
+    "Upload",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -32,6 +32,10 @@ OPENAPI_TAGS = [
         "name": "publishing",
         "description": "Feed posts, stories, reels, carousels and batches: now or scheduled, exactly once.",
     },
+    {
+        "name": "uploads",
+        "description": "Upload an image or a video instead of hosting it: its `upload_id` goes wherever a URL does.",
+    },
     {"name": "insights", "description": "Post and account insights, with stored history."},
     {
         "name": "webhooks",

@@ -44,6 +44,8 @@ class Step:
     query: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | str | None = None  # "example": the operation's OpenAPI example
     form: dict[str, str] | None = None
+    # multipart/form-data: a value "@path" is a file (relative to the repository, where newman runs).
+    multipart: dict[str, str] | None = None
     operation: tuple[str, str] | None = None  # the OpenAPI operation it exercises (method, path)
     schema: str | None = "auto"  # the response schema whose required keys are checked; "auto" from OpenAPI
     tests: list[str] = field(default_factory=list)  # more Postman test lines
@@ -333,6 +335,41 @@ EVERY_OPERATION = [
         auth=False,
         schema="ErrorResponse",
     ),
+    _op(
+        "post",
+        f"{API}/uploads",
+        201,
+        "Upload an image",
+        "Streams a file to storage and checks it; its `upload_id` then goes wherever a URL does. In Postman, pick "
+        "postman/upload-sample.jpg (or any JPEG, PNG, MP4 or MOV) for `file`; newman sends it from the repository. "
+        "`keep`: the upload survives its publication (to be deleted below).",
+        multipart={"file": "@postman/upload-sample.jpg", "keep": "true"},
+        tests=[_set("upload_id", "pm.response.json().upload_id")],
+    ),
+    _op("get", f"{API}/uploads/{{upload_id}}", 200, "Get an upload"),
+    Step(
+        "Publish the uploaded image",
+        "POST",
+        f"{API}/posts",
+        201,
+        "The upload_id in place of image_url.",
+        body={"account_id": 1, "image_url": "{{upload_id}}", "caption": "Uploaded from Postman"},
+        idempotent=True,
+        operation=("post", f"{API}/posts"),
+    ),
+    _op("delete", f"{API}/uploads/{{upload_id}}", 200, "Delete an upload"),
+    _op(
+        "get",
+        "/uploads/{key}",
+        404,
+        "An uploaded file, for Instagram (signed URL)",
+        "Instagram fetches uploads from short-lived signed URLs the service makes when it creates the container: "
+        "one without a valid signature answers 404.",
+        query={"expires": "0", "signature": "invalid"},
+        prerequest=[_set("key", json.dumps("upl_00000000000000000000000000000000.jpg"))],
+        auth=False,
+        schema="ErrorResponse",
+    ),
     _op("delete", f"{API}/accounts/{{account_id}}", 200, "Disconnect the account"),
 ]
 
@@ -425,6 +462,16 @@ def _item(spec: dict[str, Any], step: Step) -> dict[str, Any]:
         assert isinstance(body, dict)
         headers += JSON_HEADERS
         request["body"] = {"mode": "raw", "raw": _raw_body(body), "options": {"raw": {"language": "json"}}}
+    if step.multipart is not None:
+        request["body"] = {
+            "mode": "formdata",
+            "formdata": [
+                {"key": k, "type": "file", "src": v[1:]}
+                if v.startswith("@")
+                else {"key": k, "value": v, "type": "text"}
+                for k, v in step.multipart.items()
+            ],
+        }
     if step.form is not None:
         request["body"] = {
             "mode": "urlencoded",

@@ -47,10 +47,13 @@ class Factory:
     ctx: AppContext
     sandbox: httpx.AsyncClient
 
-    async def connected_account(self, username: str = "john_doe", *, sub: str = "alice") -> Account:
-        """`username`'s Instagram account, connected by web-app user `sub`."""
+    async def connected_account(
+        self, username: str = "john_doe", *, sub: str = "alice", scopes: list[str] | None = None
+    ) -> Account:
+        """`username`'s Instagram account, connected by web-app user `sub` (granting `scopes`, else the defaults)."""
         ctx = self.ctx
-        minted = await self.sandbox.post("/sandbox/control/users", json={"username": username})
+        body: dict[str, object] = {"username": username, **({"scopes": scopes} if scopes else {})}
+        minted = await self.sandbox.post("/sandbox/control/users", json=body)
         assert minted.status_code == 201, minted.text
         grant = minted.json()
         profile = await ctx.instagram.get_me(grant["access_token"])

@@ -46,6 +46,22 @@ async def published(client: httpx.AsyncClient, username: str | None = None) -> l
     return data
 
 
+async def until_published(client: httpx.AsyncClient, response: httpx.Response, sub: str = "alice") -> dict[str, Any]:
+    """A post answered 201, or 202 while Instagram processed it: its state once published (fails if it fails)."""
+    import asyncio
+
+    assert response.status_code in (201, 202), response.text
+    for _ in range(300):
+        post: dict[str, Any] = (
+            await client.get(f"{API}/posts/{response.json()['db_id']}", headers=auth_headers(sub))
+        ).json()
+        if post["status"] == "published":
+            return post
+        assert post["status"] != "failed", post
+        await asyncio.sleep(0.05)
+    raise AssertionError("the post was not published")
+
+
 def future(**delta: float) -> str:
     """An ISO 8601 time this far in the future, with an offset (as scheduled_at wants)."""
     from datetime import UTC, datetime, timedelta

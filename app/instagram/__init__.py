@@ -25,8 +25,10 @@ from app.instagram.errors import (
 )
 from app.instagram.metrics import DEPRECATED_METRICS, MEDIA_INSIGHT_METRICS, media_insight_metrics
 from app.instagram.models import (
+    CommentPage,
     ContainerStatus,
     ContainerStatusCode,
+    InstagramComment,
     InstagramMedia,
     InstagramProfile,
     LongLivedToken,
@@ -34,17 +36,21 @@ from app.instagram.models import (
     PublishingLimit,
     ShortLivedToken,
 )
+from app.instagram.publishing import GraduationStrategy, UserTag
 from app.instagram.retry import RetryMode, RetryPolicy
 
 __all__ = [
     "DEPRECATED_METRICS",
     "MEDIA_INSIGHT_METRICS",
     "BadRequest",
+    "CommentPage",
     "ContainerNotFound",
     "ContainerNotReady",
     "ContainerStatus",
     "ContainerStatusCode",
+    "GraduationStrategy",
     "InstagramClient",
+    "InstagramComment",
     "InstagramConfig",
     "InstagramError",
     "InstagramMedia",
@@ -66,6 +72,7 @@ __all__ = [
     "TokenInvalid",
     "TransientError",
     "UnexpectedResponse",
+    "UserTag",
     "classify_error",
     "media_insight_metrics",
 ]

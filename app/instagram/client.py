@@ -24,6 +24,7 @@ from typing import Self
 import httpx
 
 from app.instagram.calls import CallObserver, segment, string_list
+from app.instagram.comments import CommentCalls
 from app.instagram.config import InstagramConfig
 from app.instagram.errors import BadRequest, PermissionDenied
 from app.instagram.metrics import RefusedMetrics, media_insight_metrics, refused_metrics_in, reject_deprecated
@@ -53,11 +54,11 @@ MEDIA_FIELDS = (
 _MAX_STORY_PAGES = 20
 
 
-class InstagramClient(OAuthCalls, PublishingCalls):
+class InstagramClient(OAuthCalls, PublishingCalls, CommentCalls):
     """Async client for graph.instagram.com and Instagram OAuth; see docs/instagram-client.md.
 
-    Reads and insights are here; OAuth and publishing operations come from their own modules (oauth.py,
-    publishing.py), and every operation goes through the call machinery of calls.py."""
+    Reads and insights are here; OAuth, publishing and comment operations come from their own modules
+    (oauth.py, publishing.py, comments.py), and every operation goes through the call machinery of calls.py."""
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class ResponseShapeError(ValueError):
@@ -145,18 +145,80 @@ class MediaPage(_ApiModel):
     def from_api(cls, body: object) -> Self:
         """Parse `{data, paging{cursors{before, after}, next, previous}}`."""
         items = [InstagramMedia.model_validate(item) for item in _data_list(body)]
-        paging = body.get("paging") if isinstance(body, Mapping) else None
-        after = before = None
-        if isinstance(paging, Mapping):
-            cursors = paging.get("cursors")
-            cursors = cursors if isinstance(cursors, Mapping) else {}
-            # A cursor is only worth returning when there is a page in that direction: Instagram may
-            # still send `cursors.after` on the last page, and following it loops or returns nothing.
-            if paging.get("next"):
-                after = _str_or_none(cursors.get("after"))
-            if paging.get("previous"):
-                before = _str_or_none(cursors.get("before"))
+        after, before = _paging_cursors(body)
         return cls(items=items, after=after, before=before)
+
+
+def _paging_cursors(body: object) -> tuple[str | None, str | None]:
+    """The `after` and `before` cursors of a page, each None when there is no page in that direction."""
+    paging = body.get("paging") if isinstance(body, Mapping) else None
+    after = before = None
+    if isinstance(paging, Mapping):
+        cursors = paging.get("cursors")
+        cursors = cursors if isinstance(cursors, Mapping) else {}
+        # A cursor is only worth returning when there is a page in that direction: Instagram may
+        # still send `cursors.after` on the last page, and following it loops or returns nothing.
+        if paging.get("next"):
+            after = _str_or_none(cursors.get("after"))
+        if paging.get("previous"):
+            before = _str_or_none(cursors.get("before"))
+    return after, before
+
+
+class CommentAuthor(_ApiModel):
+    """Who wrote a comment: the Instagram-scoped id and the username."""
+
+    id: str | None = None
+    username: str | None = None
+
+
+class InstagramComment(_ApiModel):
+    """A comment on a media object, or a reply to one (`parent_id`), with its first replies when asked for."""
+
+    id: str
+    text: str | None = None
+    username: str | None = None
+    timestamp: AwareDatetime | None = None
+    like_count: int | None = None
+    hidden: bool | None = None
+    parent_id: str | None = None
+    author: CommentAuthor | None = Field(default=None, alias="from")
+    replies: list[InstagramComment] = []
+
+    @field_validator("timestamp")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    @field_validator("replies", mode="before")
+    @classmethod
+    def _unwrap_replies(cls, value: object) -> object:
+        # The `replies{...}` field arrives as an edge: `{"data": [...], "paging": {...}}`.
+        if isinstance(value, Mapping):
+            data = value.get("data")
+            return data if isinstance(data, list) else []
+        return value if value is not None else []
+
+
+class CommentPage(_ApiModel):
+    """One page of a media's top-level comments; `after` is None on the last page."""
+
+    items: list[InstagramComment]
+    after: str | None = None
+    before: str | None = None
+
+    @classmethod
+    def from_api(cls, body: object) -> Self:
+        """Parse `{data, paging{cursors{before, after}, next, previous}}`."""
+        items = [InstagramComment.model_validate(item) for item in _data_list(body)]
+        after, before = _paging_cursors(body)
+        return cls(items=items, after=after, before=before)
+
+
+def parse_success(body: object) -> None:
+    """`{"success": true}`, the answer of updates and deletions; anything else is an unexpected answer."""
+    if not isinstance(body, Mapping) or body.get("success") is not True:
+        raise ResponseShapeError("the response does not say success")
 
 
 ContainerStatusCode = Literal["IN_PROGRESS", "FINISHED", "PUBLISHED", "ERROR", "EXPIRED"]

@@ -7,12 +7,15 @@ from app.events.tasks import deliver_webhook, sweep_webhooks
 from app.insights.tasks import refresh_insights
 from app.jobs.crons import CronSpec
 from app.jobs.queue import JobSpec
-from app.publishing.tasks import publish_post, sweep_posts
+from app.publishing.tasks import post_first_comment, publish_post, sweep_posts
+from app.uploads.tasks import expire_uploads
 
 JOBS: list[JobSpec] = [
     # Deferrals (video processing, schedules, quota) are retries in arq's count; the state machine bounds
     # the real attempts itself, so arq's cap only stops a job that could never finish.
     JobSpec(publish_post, max_tries=1000),
+    # The first-comment step bounds its own attempts too (PUBLISH_MAX_ATTEMPTS); its waits are deferrals.
+    JobSpec(post_first_comment, max_tries=100),
     JobSpec(refresh_insights, max_tries=1),
     JobSpec(refresh_tokens, max_tries=1),
     JobSpec(deliver_webhook, max_tries=3),
@@ -24,4 +27,6 @@ CRONS: list[CronSpec] = [
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
     CronSpec(purge_oauth_states, minutes=frozenset({45})),
+    # Uploads unused for 7 days, or published and not kept: their rows, then their files.
+    CronSpec(expire_uploads, minutes=frozenset(range(0, 60, 10)), run_at_startup=True),
 ]

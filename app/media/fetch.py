@@ -185,8 +185,11 @@ async def fetch(
                 if response.status_code >= 400:
                     raise FetchError(f"{field} could not be fetched (HTTP {response.status_code})")
                 declared = _declared_size(response)
-                if declared is not None and declared > max_bytes and head_only is None:
-                    raise FetchError(f"{field} is too large ({_mb(declared)}; the limit is {_mb(max_bytes)})")
+                if declared is not None and declared > max_bytes:
+                    if head_only is None:
+                        raise FetchError(f"{field} is too large ({_mb(declared)}; the limit is {_mb(max_bytes)})")
+                    # Too large by its own account: the caller refuses it from the size, nothing is read.
+                    return Fetched(current, b"", response.headers.get("content-type"), declared, complete=False)
                 limit = head_only if head_only is not None else max_bytes
                 chunks: list[bytes] = []
                 total = 0

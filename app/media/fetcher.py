@@ -1,12 +1,13 @@
 """Fetching a client's media: synthetic `example.com` media when enabled, else the network behind the SSRF guard.
 
 One fetcher per process (one connection pool, one TLS context). Images are read whole (up to the cap) for
-Pillow; videos only their first bytes, for a size check and a sniff of the container and its duration:
-Instagram downloads the whole video itself.
+Pillow; videos only their first bytes, which FFmpeg probes (Instagram wants the `moov` index first, so the head
+describes the whole video): Instagram downloads the whole video itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -15,18 +16,39 @@ from app.config import Settings
 from app.media.errors import MediaInvalid
 from app.media.fetch import Fetched, FetchError, GuardedNetworkBackend, GuardedTransport, fetch
 from app.media.synthetic import is_synthetic_host, synthetic_media
-from app.media.video import sniff_video
+from app.media.video import LIMITS, VideoKind, VideoProbe, VideoUnreadable, probe_video, video_problem
 
-VIDEO_HEAD_BYTES = 256 * 1024
-STORY_VIDEO_MAX_BYTES = 100 * 1024 * 1024
+# Enough for the `moov` index of a 15-minute video at 60 fps (about 4 bytes per frame and a little more).
+VIDEO_HEAD_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class CheckedVideo:
+    """A video that passed Instagram's documented rules for its kind, and what FFmpeg told of it."""
+
     url: str
-    container: str
-    duration_seconds: float | None
+    probe: VideoProbe
     size: int | None
+
+    @property
+    def container(self) -> str:
+        return self.probe.container
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return self.probe.duration_seconds
+
+
+async def check_probe(content: bytes, kind: VideoKind, size: int | None) -> VideoProbe:
+    """Probe a video's bytes (off the event loop) and apply the kind's rules; raises MediaInvalid."""
+    try:
+        probe = await asyncio.to_thread(probe_video, content)
+    except VideoUnreadable as exc:
+        raise MediaInvalid(str(exc)) from exc
+    problem = video_problem(probe, kind, size)
+    if problem is not None:
+        raise MediaInvalid(problem)
+    return probe
 
 
 class MediaFetcher:
@@ -69,9 +91,10 @@ class MediaFetcher:
         fetched = await self.get(url, field=field, max_bytes=self._settings.media_max_image_bytes)
         return fetched.content
 
-    async def video(self, url: str, *, field: str, story: bool = False) -> CheckedVideo:
-        """Size cap and a container sniff on the first bytes; Instagram downloads the whole video itself."""
-        limit = STORY_VIDEO_MAX_BYTES if story else self._settings.media_max_video_bytes
+    async def video(self, url: str, *, field: str, kind: VideoKind = VideoKind.REEL) -> CheckedVideo:
+        """Size cap, then FFmpeg's probe of the first bytes against Instagram's rules for `kind` (codecs,
+        duration, resolution, frame rate, bitrate, audio); Instagram downloads the whole video itself."""
+        limit = min(LIMITS[kind].max_bytes, self._settings.media_max_video_bytes)
         fetched = await self.get(url, field=field, max_bytes=limit, head_only=VIDEO_HEAD_BYTES)
         size = (
             fetched.declared_size
@@ -80,16 +103,5 @@ class MediaFetcher:
         )
         if size is not None and size > limit:
             raise MediaInvalid(f"Video too large ({size // (1024 * 1024)} MB; max {limit // (1024 * 1024)} MB)")
-        info = sniff_video(fetched.content)
-        if info is None:
-            raise MediaInvalid("Invalid video format. Supported: MP4, MOV")
-        duration = info.duration_seconds
-        if duration is not None:
-            low, high = (3.0, 60.0) if story else (3.0, 15 * 60.0)
-            if not low <= duration <= high:
-                allowed = "3 to 60 seconds" if story else "3 seconds to 15 minutes"
-                kind = "a story video" if story else "a reel"
-                raise MediaInvalid(
-                    f"Video duration {duration:.1f} s is outside what Instagram accepts for {kind} ({allowed})"
-                )
-        return CheckedVideo(url=fetched.url, container=info.container, duration_seconds=duration, size=size)
+        probe = await check_probe(fetched.content, kind, None)
+        return CheckedVideo(url=fetched.url, probe=probe, size=size)

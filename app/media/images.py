@@ -2,7 +2,8 @@
 
 An image is opened with Pillow on its bytes, checked with the seed's messages, and turned into what
 Instagram accepts: a JPEG (PNG is converted), upright (EXIF), at most 1440 px wide, at most 8 MB; a story's
-text is drawn onto it.
+text is drawn onto it. An image outside the kind's aspect ratios is refused, or (`Fit.CROP`, `Fit.PAD`)
+centre-cropped or padded into the nearest allowed ratio: 4:5–1.91:1 for the feed, 9:16 for a story.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MAX_WIDTH = 1440
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MIN_FEED_RATIO = 4 / 5
 MAX_FEED_RATIO = 1.91
+STORY_RATIO = 9 / 16
 MAX_PIXELS = 50_000_000
 EXIF_ORIENTATION = 0x0112
 
@@ -38,6 +40,14 @@ class ImageUse(StrEnum):
     COVER = "cover"
 
 
+class Fit(StrEnum):
+    """What to do with an image outside the allowed aspect ratios."""
+
+    REFUSE = "refuse"
+    CROP = "crop"
+    PAD = "pad"
+
+
 @dataclass(frozen=True)
 class PreparedImage:
     content: bytes
@@ -46,39 +56,38 @@ class PreparedImage:
     content_type: str = "image/jpeg"
 
 
-def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> PreparedImage:
-    """Check an image as the seed asks and make it publishable (JPEG, upright, ≤1440 px wide, ≤8 MB)."""
-    too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
-    try:
-        image = Image.open(io.BytesIO(data))
-        image_format = image.format
-        # Pillow only refuses past twice its limit (and merely warns below): check the header's size
-        # ourselves, before decoding a single pixel.
-        if image.width * image.height > MAX_PIXELS:
-            raise too_large
-        image.load()
-    except Image.DecompressionBombError as exc:
-        raise too_large from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise MediaInvalid(INVALID_IMAGE_FORMAT) from exc
-    # MPO is how some cameras wrap a JPEG; Instagram refuses it, so it is re-encoded like a PNG.
-    if image_format not in ("JPEG", "PNG", "MPO"):
-        raise MediaInvalid(INVALID_IMAGE_FORMAT)
-    # exif_transpose returns a copy even when there is nothing to turn, so ask the tag whether to turn.
-    needs_turning = image.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+def prepare_image(
+    data: bytes,
+    use: ImageUse,
+    *,
+    text: str | None = None,
+    fit: Fit = Fit.REFUSE,
+    pad_color: str = "#FFFFFF",
+) -> PreparedImage:
+    """Check an image as the seed asks and make it publishable (JPEG, upright, ≤1440 px wide, ≤8 MB), fitted
+    into the use's aspect ratios when `fit` says so."""
+    image, image_format, needs_turning = _open_checked(data)
     upright = ImageOps.exif_transpose(image) if needs_turning else image
     width, height = upright.size
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise MediaInvalid(IMAGE_TOO_SMALL)
-    if use in (ImageUse.FEED, ImageUse.CAROUSEL):
-        ratio = width / height
-        if not MIN_FEED_RATIO - 1e-3 <= ratio <= MAX_FEED_RATIO + 1e-3:
+    target = _ratio_range(use, fit)
+    fitted = False
+    if target is not None and not target[0] - 1e-3 <= width / height <= target[1] + 1e-3:
+        if fit == Fit.REFUSE:
             raise MediaInvalid(
-                f"Image aspect ratio {ratio:.2f} ({width}x{height}) is outside Instagram's feed range "
-                "4:5 (0.80) to 1.91:1; crop it, or post it as a story"
+                f"Image aspect ratio {width / height:.2f} ({width}x{height}) is outside Instagram's feed range "
+                '4:5 (0.80) to 1.91:1; crop it, send "fit": "crop" or "pad", or post it as a story'
             )
+        upright = fit_into(upright, target, fit, pad_color)
+        width, height = upright.size
+        if width < MIN_SIDE or height < MIN_SIDE:
+            raise MediaInvalid(
+                f"Image cropped into the allowed aspect ratio would be {width}x{height}, under Instagram's "
+                f'{MIN_SIDE}x{MIN_SIDE}; send "fit": "pad" instead'
+            )
+        fitted = True
     unchanged = (
-        image_format == "JPEG"
+        not fitted
+        and image_format == "JPEG"
         and not needs_turning
         and width <= MAX_WIDTH
         and image.mode in ("RGB", "L")
@@ -94,6 +103,82 @@ def prepare_image(data: bytes, use: ImageUse, *, text: str | None = None) -> Pre
         rgb = draw_caption(rgb, text)
     content = _encode_jpeg(rgb)
     return PreparedImage(content=content, width=rgb.width, height=rgb.height)
+
+
+def _open_checked(data: bytes) -> tuple[Image.Image, str, bool]:
+    """The decoded image, its format and whether EXIF says to turn it; the seed's messages for what is not a
+    JPEG or PNG of at least 320x320 (judged upright)."""
+    too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image_format = image.format or ""
+        # Pillow only refuses past twice its limit (and merely warns below): check the header's size
+        # ourselves, before decoding a single pixel.
+        if image.width * image.height > MAX_PIXELS:
+            raise too_large
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise too_large from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise MediaInvalid(INVALID_IMAGE_FORMAT) from exc
+    # MPO is how some cameras wrap a JPEG; Instagram refuses it, so it is re-encoded like a PNG.
+    if image_format not in ("JPEG", "PNG", "MPO"):
+        raise MediaInvalid(INVALID_IMAGE_FORMAT)
+    # exif_transpose returns a copy even when there is nothing to turn, so ask the tag whether to turn.
+    needs_turning = image.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+    width, height = image.size
+    if needs_turning and image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+        width, height = height, width
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise MediaInvalid(IMAGE_TOO_SMALL)
+    return image, image_format, needs_turning
+
+
+def inspect_image(data: bytes) -> tuple[int, int, str]:
+    """(width, height, format) of an image that passes the checks every use shares (the seed's formats and
+    sizes; the aspect ratio depends on the use and is judged when it is published)."""
+    image, image_format, needs_turning = _open_checked(data)
+    width, height = image.size
+    if needs_turning and image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height, image_format
+
+
+def _ratio_range(use: ImageUse, fit: Fit) -> tuple[float, float] | None:
+    """The aspect ratios (width / height) an image for `use` must have; None when any will do."""
+    if use in (ImageUse.FEED, ImageUse.CAROUSEL):
+        return MIN_FEED_RATIO, MAX_FEED_RATIO
+    if use == ImageUse.STORY and fit != Fit.REFUSE:
+        # Instagram takes any story image and advises 9:16; asked to fit, the image is framed at exactly 9:16.
+        return STORY_RATIO, STORY_RATIO
+    return None
+
+
+def fit_into(image: Image.Image, ratios: tuple[float, float], fit: Fit, pad_color: str) -> Image.Image:
+    """The image centre-cropped (`Fit.CROP`) or padded (`Fit.PAD`) into the nearest ratio of `ratios`."""
+    width, height = image.size
+    ratio = min(max(width / height, ratios[0]), ratios[1])
+    if fit == Fit.CROP:
+        if width / height > ratio:  # too wide: keep the full height
+            new_width = max(1, round(height * ratio))
+            left = (width - new_width) // 2
+            return image.crop((left, 0, left + new_width, height))
+        new_height = max(1, round(width / ratio))
+        top = (height - new_height) // 2
+        return image.crop((0, top, width, top + new_height))
+    if width / height > ratio:  # too wide: pad above and below
+        size = (width, max(height, round(width / ratio)))
+    else:
+        size = (max(width, round(height * ratio)), height)
+    canvas = Image.new("RGB", size, _rgb(pad_color))
+    flat = _flatten(image)
+    canvas.paste(flat, ((size[0] - width) // 2, (size[1] - height) // 2))
+    return canvas
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
 def _flatten(image: Image.Image) -> Image.Image:

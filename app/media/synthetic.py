@@ -5,14 +5,15 @@ there, so with SYNTHETIC_MEDIA both the service's media preparation and the sand
 into deterministic bytes: the same URL always gives the same bytes. Rules, by the path's extension:
 
 - `.jpg`/`.jpeg`, `.png`, `.gif`, `.webp`: an image in that format (default 1080x1080) with a drawing on it;
-- `.mp4`/`.mov`: a small ISO-BMFF stream (`ftyp` with brand isom/qt, `moov` with `mvhd` and one video `tkhd`,
-  then `mdat`), enough for a container sniff and a duration read, not for playback (default 1080x1920, 15 s);
+- `.mp4`/`.mov`: a real, playable H.264/AAC video with `moov` first (synthetic_video.py; default 1080x1920,
+  30 fps, 15 s), which FFmpeg probes like any client's video;
 - anything else: `None` (not fetchable).
 
 Hints in the file name: `_200x200` sets the image (or video) size, `_90s` a video's duration
-(`https://example.com/clip_1080x1920_90s.mp4`).
+(`https://example.com/clip_1080x1920_90s.mp4`, at most 20 minutes); for videos `_24fps` the frame rate, `_mpeg4`
+the codec (MPEG-4 Part 2, which Instagram refuses), `_silent` no audio track and `_mp3` MP3 audio.
 
-Only the standard library and Pillow are imported: the service and the sandbox both use this module.
+Only the standard library, Pillow and PyAV are imported: the service and the sandbox both use this module.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -28,6 +28,8 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
+
+from app.media.synthetic_video import AudioKind, VideoCodec, build_video
 
 __all__ = [
     "SyntheticMedia",
@@ -43,7 +45,7 @@ DEFAULT_VIDEO_SIZE = (1080, 1920)
 DEFAULT_VIDEO_SECONDS = 15.0
 # Generated pictures are drawn in memory: keep a hint like `_99999x99999` from costing gigabytes.
 MAX_SIDE = 6000
-MAX_VIDEO_SECONDS = 24 * 3600.0
+MAX_VIDEO_SECONDS = 1200.0
 
 _IMAGE_FORMATS: dict[str, tuple[str, str]] = {
     ".jpg": ("JPEG", "image/jpeg"),
@@ -59,6 +61,7 @@ _VIDEO_FORMATS: dict[str, tuple[Literal["mp4", "mov"], str]] = {
 
 _SIZE_HINT = re.compile(r"_(\d{1,6})x(\d{1,6})(?![0-9])", re.IGNORECASE)
 _DURATION_HINT = re.compile(r"_(\d{1,6}(?:\.\d{1,3})?)s(?![a-z0-9])", re.IGNORECASE)
+_FPS_HINT = re.compile(r"_(\d{1,3})fps(?![a-z0-9])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,8 @@ def _synthetic_media(url: str) -> SyntheticMedia | None:
         container, content_type = _VIDEO_FORMATS[suffix]
         width, height = size or DEFAULT_VIDEO_SIZE
         duration = _duration_hint(name)
-        content = build_video(width, height, duration, container)
+        fps, codec, audio = _video_hints(PurePosixPath(name).stem.lower())
+        content = build_video(width, height, duration, container, fps=fps, codec=codec, audio=audio)
         return SyntheticMedia(content, content_type, width, height, duration)
     return None
 
@@ -113,6 +117,14 @@ def _size_hint(name: str) -> tuple[int, int] | None:
         return None
     width, height = (min(MAX_SIDE, max(1, int(value))) for value in match.groups())
     return width, height
+
+
+def _video_hints(stem: str) -> tuple[int, VideoCodec, AudioKind]:
+    match = _FPS_HINT.search(stem)
+    fps = min(240, max(1, int(match.group(1)))) if match else 30
+    codec: VideoCodec = "mpeg4" if "_mpeg4" in stem else "h264"
+    audio: AudioKind = "none" if "_silent" in stem else "mp3" if "_mp3" in stem else "aac"
+    return fps, codec, audio
 
 
 def _duration_hint(name: str) -> float:
@@ -178,44 +190,3 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
     except (OSError, ValueError, ImportError):  # Pillow built without FreeType: the small bitmap font
         return ImageFont.load_default()
-
-
-# --- video ----------------------------------------------------------------------------------------
-
-_TIMESCALE = 1000
-_IDENTITY_MATRIX = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", 8 + len(payload)) + kind + payload
-
-
-@lru_cache(maxsize=64)
-def build_video(width: int, height: int, duration_seconds: float, container: Literal["mp4", "mov"] = "mp4") -> bytes:
-    """A small MP4/MOV stream: `ftyp`, `moov` (`mvhd`, `trak`/`tkhd`), `mdat`. Sniffable, not playable."""
-    if container == "mov":
-        ftyp = _box(b"ftyp", b"qt  " + struct.pack(">I", 0x200) + b"qt  ")
-    else:
-        ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2avc1mp41")
-    duration = round(max(0.0, duration_seconds) * _TIMESCALE)
-    mvhd = _box(
-        b"mvhd",
-        struct.pack(">IIIII", 0, 0, 0, _TIMESCALE, duration)
-        + struct.pack(">IH", 0x00010000, 0x0100)
-        + bytes(10)
-        + _IDENTITY_MATRIX
-        + bytes(24)
-        + struct.pack(">I", 2),
-    )
-    tkhd = _box(
-        b"tkhd",
-        struct.pack(">IIIIII", 0x00000003, 0, 0, 1, 0, duration)
-        + bytes(8)
-        + struct.pack(">hhhH", 0, 0, 0, 0)
-        + _IDENTITY_MATRIX
-        + struct.pack(">II", max(0, width) << 16, max(0, height) << 16),
-    )
-    moov = _box(b"moov", mvhd + _box(b"trak", tkhd))
-    seed = hashlib.sha256(f"{width}x{height}:{duration}:{container}".encode()).digest()
-    mdat = _box(b"mdat", seed * 64)
-    return ftyp + moov + mdat

@@ -1,148 +1,198 @@
-"""Probing a video from its first bytes: the MP4/MOV container, and its duration and size when `moov` is there.
+"""Probing a video with FFmpeg (through PyAV) and Instagram's documented rules for each kind of video.
 
-Publishing checks a client's video with it before any container exists (Instagram downloads the video
-itself, so only the head is fetched); the sandbox checks what it is given the same way Instagram would.
-Only the standard library is imported.
+`probe_video` reads the container and its streams: container, codecs, duration, resolution, frame rate,
+bitrate, audio. It works on the first bytes of a file as well as on the whole of it: Instagram wants the
+`moov` index first ("fast start"), so a video it can take is described by its head. `video_problem` then says,
+in one sentence, the first rule a kind of video breaks (reels, story videos, carousel videos), or None.
+
+Publishing checks a client's video with it before any container exists; the sandbox applies the same rules to
+what it fetches, as Instagram would. Nothing here imports publishing or the sandbox.
 """
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-from typing import Literal
+import io
+import os
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
 
-__all__ = ["VideoInfo", "sniff_video"]
+import av
+import av.error
 
-# ISO-BMFF major/compatible brands that mean "an MP4 video" (HEIF/AVIF images share the container: not these).
-_MP4_BRANDS = frozenset(
-    {
-        "isom",
-        "iso2",
-        "iso3",
-        "iso4",
-        "iso5",
-        "iso6",
-        "iso7",
-        "iso8",
-        "iso9",
-        "mp41",
-        "mp42",
-        "avc1",
-        "hvc1",
-        "M4V ",
-        "M4VH",
-        "M4VP",
-        "dash",
-        "3gp4",
-        "3gp5",
-        "3gp6",
-        "3g2a",
-        "MSNV",
-        "f4v ",
-        "mmp4",
-        "XAVC",
-    }
+__all__ = ["INVALID_VIDEO_FORMAT", "VideoKind", "VideoProbe", "VideoUnreadable", "probe_video", "video_problem"]
+
+INVALID_VIDEO_FORMAT = "Invalid video format. Supported: MP4, MOV"
+NO_FAST_START = (
+    "The video's index (the moov atom) is not at its start: Instagram needs MP4/MOV with fast start "
+    "(re-export it, e.g. ffmpeg -i in.mp4 -c copy -movflags +faststart out.mp4)"
 )
+VIDEO_CODECS = {"h264": "H.264", "hevc": "HEVC"}
+MAX_WIDTH = 1920
+MIN_FPS, MAX_FPS = 23.0, 60.0
+MAX_VIDEO_BITRATE = 25_000_000
+MAX_AUDIO_SAMPLE_RATE = 48_000
+MAX_AUDIO_CHANNELS = 2
+CHROMA_420 = frozenset({"yuv420p", "yuvj420p", "yuv420p10le", "nv12"})
 
 
-@dataclass(frozen=True, slots=True)
-class VideoInfo:
-    """What a sniff of a video's first bytes tells: container, and size and duration when `moov` is there."""
+class VideoKind(StrEnum):
+    REEL = "reel"
+    STORY = "story"
+    CAROUSEL = "carousel"
 
-    container: Literal["mp4", "mov"]
-    brand: str
+
+@dataclass(frozen=True)
+class KindLimits:
+    noun: str
+    min_seconds: float
+    max_seconds: float
+    min_ratio: float
+    max_ratio: float
+    max_bytes: int
+
+
+# Instagram's documented limits (reference §4): reels 3 s–15 min, 0.01:1–10:1, ≤ 300 MB; story videos 3–60 s,
+# 0.1:1–10:1, ≤ 100 MB; carousel videos 3–60 s like a feed video.
+LIMITS: dict[VideoKind, KindLimits] = {
+    VideoKind.REEL: KindLimits("a reel", 3.0, 15 * 60.0, 0.01, 10.0, 300 * 1024 * 1024),
+    VideoKind.STORY: KindLimits("a story video", 3.0, 60.0, 0.1, 10.0, 100 * 1024 * 1024),
+    VideoKind.CAROUSEL: KindLimits("a carousel video", 3.0, 60.0, 0.01, 10.0, 300 * 1024 * 1024),
+}
+
+
+class VideoUnreadable(Exception):
+    """The bytes are not a video FFmpeg can read as MP4/MOV; the message is fit for the answer."""
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    """What FFmpeg tells of a video."""
+
+    container: str  # "mp4" or "mov"
+    video_codec: str
+    width: int
+    height: int
     duration_seconds: float | None
-    width: int | None = None
-    height: int | None = None
+    frame_rate: float | None
+    video_bitrate: int | None  # bits per second
+    pixel_format: str | None
+    audio_codec: str | None = None  # None: no audio track (allowed)
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VideoProbe:
+        return cls(**data)
 
 
-def sniff_video(head: bytes) -> VideoInfo | None:
-    """Read the container brand (and duration/size when `moov` is in `head`); None when it isn't MP4/MOV."""
-    boxes = list(_iter_boxes(head, 0, len(head)))
-    if not boxes or boxes[0][0] != b"ftyp":
-        return None
-    _, start, end = boxes[0]
-    ftyp = head[start:end]
-    if len(ftyp) < 8:
-        return None
-    major = ftyp[:4].decode("latin-1")
-    compatible = {ftyp[i : i + 4].decode("latin-1") for i in range(8, len(ftyp) - 3, 4)}
-    container: Literal["mp4", "mov"]
-    if major == "qt  ":
-        container = "mov"
-    elif major in _MP4_BRANDS:
-        container = "mp4"
-    elif "qt  " in compatible:
-        container = "mov"
-    elif compatible & _MP4_BRANDS:
-        container = "mp4"
-    else:
-        return None
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-    for kind, start, end in boxes[1:]:
-        if kind != b"moov":
-            continue
-        for child, child_start, child_end in _iter_boxes(head, start, end):
-            if child == b"mvhd":
-                duration = _mvhd_duration(head[child_start:child_end])
-            elif child == b"trak" and width is None:
-                for grandchild, g_start, g_end in _iter_boxes(head, child_start, child_end):
-                    if grandchild == b"tkhd":
-                        width, height = _tkhd_size(head[g_start:g_end])
-        break
-    return VideoInfo(container, major, duration, width, height)
+def _container(metadata: dict[str, str], format_name: str) -> str:
+    if "mp4" not in format_name.split(","):
+        raise VideoUnreadable(INVALID_VIDEO_FORMAT)
+    return "mov" if metadata.get("major_brand", "").strip() == "qt" else "mp4"
 
 
-def _iter_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(kind, payload start, payload end) of the boxes between start and end that are entirely in `data`."""
-    boxes: list[tuple[bytes, int, int]] = []
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        header = 8
-        if size == 1:
-            if offset + 16 > end:
-                break
-            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header:
-            break
-        payload_end = offset + size
-        if payload_end > end:
-            # A box running past the bytes we have (a head read): keep its start, its complete children count.
-            boxes.append((kind, offset + header, end))
-            break
-        boxes.append((kind, offset + header, payload_end))
-        offset = payload_end
-    return boxes
+def probe_video(source: bytes | str | os.PathLike[str]) -> VideoProbe:
+    """Probe a video (its bytes, whole or the head, or a file path); raises VideoUnreadable."""
+    target: Any = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
+    try:
+        with av.open(target, mode="r", options={"probesize": "5000000"}) as container:
+            kind = _container(dict(container.metadata), container.format.name)
+            if not container.streams.video:
+                raise VideoUnreadable("The file has no video track")
+            video = container.streams.video[0]
+            context = video.codec_context
+            rate = video.average_rate or video.guessed_rate
+            # The video track's own length: an audio track's encoder delay may make the container's longer.
+            if video.duration is not None and video.time_base is not None:
+                duration: float | None = float(video.duration * video.time_base)
+            else:
+                duration = container.duration / 1_000_000 if container.duration else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            return VideoProbe(
+                container=kind,
+                video_codec=context.codec.canonical_name,
+                width=context.width,
+                height=context.height,
+                duration_seconds=duration,
+                frame_rate=float(rate) if rate else None,
+                video_bitrate=video.bit_rate or None,
+                pixel_format=context.pix_fmt,
+                audio_codec=audio.codec_context.codec.canonical_name if audio is not None else None,
+                audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
+                audio_channels=audio.codec_context.channels if audio is not None else None,
+            )
+    except VideoUnreadable:
+        raise
+    except av.error.FFmpegError as exc:
+        head = source if isinstance(source, bytes) else b""
+        raise VideoUnreadable(NO_FAST_START if _index_comes_last(head) else INVALID_VIDEO_FORMAT) from exc
+    except (OSError, ValueError) as exc:
+        raise VideoUnreadable(INVALID_VIDEO_FORMAT) from exc
 
 
-def _mvhd_duration(payload: bytes) -> float | None:
-    if len(payload) < 20:
-        return None
-    version = payload[0]
-    if version == 1:
-        if len(payload) < 32:
-            return None
-        timescale, duration = struct.unpack(">IQ", payload[20:32])
-        unknown = duration == 0xFFFFFFFFFFFFFFFF
-    else:
-        timescale, duration = struct.unpack(">II", payload[12:20])
-        unknown = duration == 0xFFFFFFFF
-    if timescale == 0 or unknown:
-        return None
-    seconds: float = duration / timescale
-    return seconds
+def _index_comes_last(head: bytes) -> bool:
+    """True when the top-level boxes reach `mdat` before any `moov`: the reason FFmpeg could not read a head
+    (used only to word the refusal; FFmpeg reports it in its log, not in its error)."""
+    offset = 0
+    while offset + 8 <= len(head):
+        size, kind = int.from_bytes(head[offset : offset + 4], "big"), head[offset + 4 : offset + 8]
+        if kind == b"moov":
+            return False
+        if kind == b"mdat":
+            return offset > 0
+        if size == 1 and offset + 16 <= len(head):
+            size = int.from_bytes(head[offset + 8 : offset + 16], "big")
+        if size < 8:
+            return False
+        offset += size
+    return False
 
 
-def _tkhd_size(payload: bytes) -> tuple[int | None, int | None]:
-    version = payload[0] if payload else 0
-    offset = 88 if version == 1 else 76
-    if len(payload) < offset + 8:
-        return None, None
-    width, height = struct.unpack(">II", payload[offset : offset + 8])
-    return width >> 16, height >> 16
+def _mbps(bits: int) -> str:
+    return f"{bits / 1_000_000:.1f} Mbps"
+
+
+def video_problem(probe: VideoProbe, kind: VideoKind, size: int | None = None) -> str | None:
+    """The first of Instagram's documented rules `probe` breaks for `kind`, as one sentence; None when it
+    breaks none. Sizes are checked when known."""
+    limits = LIMITS[kind]
+    if size is not None and size > limits.max_bytes:
+        return f"Video too large ({size // (1024 * 1024)} MB; max {limits.max_bytes // (1024 * 1024)} MB)"
+    if probe.video_codec not in VIDEO_CODECS:
+        return f"Video codec {probe.video_codec} is not accepted by Instagram: encode the video as H.264 or HEVC"
+    if probe.audio_codec is not None and probe.audio_codec != "aac":
+        return f"Audio codec {probe.audio_codec} is not accepted by Instagram: use AAC, or no audio track"
+    if probe.audio_sample_rate is not None and probe.audio_sample_rate > MAX_AUDIO_SAMPLE_RATE:
+        return f"Audio sample rate {probe.audio_sample_rate} Hz is over Instagram's 48 kHz"
+    if probe.audio_channels is not None and probe.audio_channels > MAX_AUDIO_CHANNELS:
+        return f"Audio has {probe.audio_channels} channels; Instagram takes mono or stereo"
+    duration = probe.duration_seconds
+    if duration is not None and not limits.min_seconds <= duration <= limits.max_seconds:
+        allowed = "3 to 60 seconds" if limits.max_seconds <= 60 else "3 seconds to 15 minutes"
+        return f"Video duration {duration:.1f} s is outside what Instagram accepts for {limits.noun} ({allowed})"
+    if probe.frame_rate is not None and not MIN_FPS - 0.5 <= probe.frame_rate <= MAX_FPS + 0.5:
+        return f"Frame rate {probe.frame_rate:.2f} fps is outside Instagram's 23 to 60 fps"
+    if probe.width > MAX_WIDTH:
+        return f"Video is {probe.width} px wide; Instagram takes at most {MAX_WIDTH} px"
+    ratio = probe.width / max(1, probe.height)
+    if not limits.min_ratio <= ratio <= limits.max_ratio:
+        return (
+            f"Video aspect ratio {ratio:.2f} ({probe.width}x{probe.height}) is outside what Instagram accepts for "
+            f"{limits.noun} ({limits.min_ratio:g}:1 to {limits.max_ratio:g}:1)"
+        )
+    if probe.video_bitrate is not None and probe.video_bitrate > MAX_VIDEO_BITRATE:
+        return f"Video bitrate {_mbps(probe.video_bitrate)} is over Instagram's 25 Mbps"
+    if probe.pixel_format is not None and probe.pixel_format not in CHROMA_420:
+        return f"Video pixel format {probe.pixel_format} is not 4:2:0 chroma subsampling, which Instagram needs"
+    return None
+
+
+def video_advice(probe: VideoProbe, kind: VideoKind) -> list[str]:
+    """What Instagram advises without refusing (a reel not in 9:16 is shown letterboxed or cropped)."""
+    if kind == VideoKind.REEL and abs(probe.width / max(1, probe.height) - 9 / 16) > 0.01:
+        return [f"Instagram advises 9:16 for reels; this video is {probe.width}x{probe.height}"]
+    return []

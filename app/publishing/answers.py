@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -21,8 +20,8 @@ from app.accounts.models import Account
 from app.db import utcnow
 from app.errors import AppError
 from app.openapi import API_PREFIX
-from app.publishing.media_items import MediaItem
-from app.publishing.models import ACTIVE_STATUSES, Post, PostKind, PostStatus
+from app.publishing.models import Post, PostKind, PostStatus
+from app.publishing.views import FirstCommentOut, first_comment_of
 
 
 class PostCreated(BaseModel):
@@ -45,6 +44,7 @@ class PostCreated(BaseModel):
     db_id: int
     status: str
     permalink: str | None = None
+    first_comment: FirstCommentOut | None = Field(default=None, description="Only when a first comment was asked for")
 
 
 class StoryCreated(BaseModel):
@@ -87,6 +87,7 @@ class ReelCreated(BaseModel):
     db_id: int
     status: str
     permalink: str | None = None
+    first_comment: FirstCommentOut | None = Field(default=None, description="Only when a first comment was asked for")
 
 
 class PublishAccepted(BaseModel):
@@ -111,68 +112,6 @@ class PublishAccepted(BaseModel):
     status: str
     status_url: str
     scheduled_at: datetime | None = None
-
-
-class PostOut(BaseModel):
-    """A post's whole state."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "db_id": 42,
-                    "account_id": 1,
-                    "kind": "feed",
-                    "status": "published",
-                    "post_id": "17892456789123456",
-                    "permalink": "https://www.instagram.com/p/C1a2b3c4d5/",
-                    "caption": "Check out this amazing product! 🚀",
-                    "container_id": "17889455560051444",
-                    "scheduled_at": None,
-                    "published_at": "2026-11-27T10:00:03Z",
-                    "error": None,
-                    "error_code": None,
-                    "retryable": False,
-                    "attempts": 1,
-                    "next_attempt_at": None,
-                    "batch_id": None,
-                    "created_at": "2026-11-27T10:00:00Z",
-                    "updated_at": "2026-11-27T10:00:03Z",
-                    "media": [{"type": "image", "source_url": "https://example.com/product.jpg"}],
-                }
-            ]
-        }
-    )
-
-    db_id: int
-    account_id: int
-    kind: str
-    status: str
-    post_id: str | None = Field(description="Instagram's media id once published")
-    permalink: str | None
-    caption: str | None
-    container_id: str | None
-    scheduled_at: datetime | None
-    published_at: datetime | None
-    error: str | None
-    error_code: str | None
-    retryable: bool = Field(description="True when POST /posts/{db_id}/retry may succeed")
-    attempts: int
-    next_attempt_at: datetime | None
-    batch_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    media: list[dict[str, Any]]
-
-
-class PostCancelled(BaseModel):
-    message: str = "Post cancelled"
-    post: PostOut
-
-
-class PostPage(BaseModel):
-    posts: list[PostOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
 
 
 class BatchResult(BaseModel):
@@ -212,8 +151,6 @@ OnePost = Created | PublishAccepted
 Body = OnePost | list[BatchResult]
 BATCH_RESULTS: TypeAdapter[list[BatchResult]] = TypeAdapter(list[BatchResult])
 CREATED: TypeAdapter[Created] = TypeAdapter(Created)
-# What PostOut shows of a media item (not where Instagram fetches it, nor the stored asset).
-_SHOWN_MEDIA_FIELDS = {"role", "type", "source_url", "alt_text"}
 
 
 @dataclass
@@ -276,6 +213,9 @@ def created(post: Post) -> Created:
             status=post.status,
             permalink=post.permalink,
         )
+    # Set only when asked for, so an answer without a first comment keeps the seed's shape.
+    state = first_comment_of(post)
+    comment = {"first_comment": state} if state is not None else {}
     if kind == PostKind.REEL:
         return ReelCreated(
             message="Reel created successfully",
@@ -283,6 +223,7 @@ def created(post: Post) -> Created:
             db_id=post.id,
             status=post.status,
             permalink=post.permalink,
+            **comment,
         )
     return PostCreated(
         message="Carousel created successfully" if kind == PostKind.CAROUSEL else "Post created successfully",
@@ -290,6 +231,7 @@ def created(post: Post) -> Created:
         db_id=post.id,
         status=post.status,
         permalink=post.permalink,
+        **comment,
     )
 
 
@@ -360,33 +302,3 @@ def batch(posts: Sequence[Post], accounts: Sequence[Account]) -> Answer:
     """207: one result per account, in the order the posts were made."""
     by_id = {account.id: account for account in accounts}
     return Answer(207, [batch_result(post, by_id.get(post.account_id)) for post in posts])
-
-
-def shown_media(items: Sequence[MediaItem]) -> list[dict[str, str]]:
-    """What PostOut shows of each media item: its role and type, the client's URL and the alt text."""
-    return [item.model_dump(mode="json", include=_SHOWN_MEDIA_FIELDS, exclude_none=True) for item in items]
-
-
-def post_out(post: Post) -> PostOut:
-    """A post's whole state."""
-    return PostOut(
-        db_id=post.id,
-        account_id=post.account_id,
-        kind=post.kind,
-        status=post.status,
-        post_id=post.media_id,
-        permalink=post.permalink,
-        caption=post.caption,
-        container_id=post.container_id,
-        scheduled_at=post.scheduled_at,
-        published_at=post.published_at,
-        error=post.error,
-        error_code=post.error_code,
-        retryable=post.status == PostStatus.FAILED and post.retryable,
-        attempts=post.attempts,
-        next_attempt_at=post.next_attempt_at if post.status in ACTIVE_STATUSES else None,
-        batch_id=post.batch_id,
-        created_at=post.created_at,
-        updated_at=post.updated_at,
-        media=shown_media(post.media),
-    )

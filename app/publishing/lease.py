@@ -44,6 +44,12 @@ class PostChanges(TypedDict, total=False):
     retryable: bool
     next_attempt_at: datetime | None
     attempts: int
+    first_comment_status: str | None
+    first_comment_id: str | None
+    first_comment_error: str | None
+    first_comment_due_at: datetime | None
+    first_comment_sent_at: datetime | None
+    first_comment_attempts: int
 
 
 def new_owner() -> str:

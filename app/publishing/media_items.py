@@ -12,12 +12,14 @@ stored with the old one would send Instagram to a dead address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from app.media.images import ImageUse
+from app.media.images import Fit, ImageUse
+from app.media.video import VideoKind
 
 ImageRole = Literal["image", "cover", "item"]
 VideoRole = Literal["video", "item"]
@@ -25,7 +27,7 @@ VideoRole = Literal["video", "item"]
 
 @dataclass(frozen=True)
 class ImageNeed:
-    """An image to fetch, check for `use` and prepare (a story's `text` drawn onto it)."""
+    """An image to fetch, check for `use` and prepare (a story's `text` drawn onto it, fitted as `fit` says)."""
 
     field: str
     url: str
@@ -33,19 +35,31 @@ class ImageNeed:
     role: ImageRole
     text: str | None = None
     alt_text: str | None = None
+    fit: Fit = Fit.REFUSE
+    pad_color: str = "#FFFFFF"
 
 
 @dataclass(frozen=True)
 class VideoNeed:
-    """A video to check from its first bytes (a story video has tighter limits)."""
+    """A video to probe against its kind's rules (a reel's `thumb_offset_ms` must fall within it)."""
 
     field: str
     url: str
     role: VideoRole
-    story: bool = False
+    kind: VideoKind = VideoKind.REEL
+    thumb_offset_ms: int | None = None
 
 
 MediaNeed = ImageNeed | VideoNeed
+
+
+@dataclass(frozen=True)
+class MediaLinks:
+    """Where Instagram fetches the media now: this service's public address (prepared images), and a short-lived
+    signed URL per uploaded video (by storage key), made just before the container is asked for."""
+
+    base_url: str
+    uploads: Mapping[str, str] = field(default_factory=dict)
 
 
 def asset_url(base_url: str, asset_id: str) -> str:
@@ -64,22 +78,23 @@ class ImageItem(BaseModel):
     asset_id: str
     alt_text: str | None = None
 
-    def instagram_url(self, base_url: str) -> str:
-        """The URL Instagram fetches the image from, with `base_url` the service's public address now."""
-        return asset_url(base_url, self.asset_id)
+    def instagram_url(self, links: MediaLinks) -> str:
+        """The URL Instagram fetches the image from, on the service's public address now."""
+        return asset_url(links.base_url, self.asset_id)
 
 
 class VideoItem(BaseModel):
-    """A checked video: Instagram downloads it from `url` itself."""
+    """A checked video: Instagram downloads it from `url` itself, or (an upload) from a signed URL of its file."""
 
     role: VideoRole
     type: Literal["video"] = "video"
     source_url: str
-    url: str
+    url: str = ""
+    upload_key: str | None = None
 
-    def instagram_url(self, base_url: str) -> str:
-        """The video's own URL (where its check ended, redirects followed)."""
-        return self.url
+    def instagram_url(self, links: MediaLinks) -> str:
+        """The video's own URL (where its check ended, redirects followed), or its upload's signed URL."""
+        return links.uploads[self.upload_key] if self.upload_key else self.url
 
 
 MediaItem = Annotated[ImageItem | VideoItem, Field(discriminator="type")]

@@ -23,6 +23,14 @@ class PostKind(StrEnum):
     CAROUSEL = "carousel"
 
 
+class FirstCommentStatus(StrEnum):
+    """Where a post's first comment is: waiting (for the publication, its delay, or a retry), posted, failed."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
 class PostStatus(StrEnum):
     """scheduled → pending → container_created → published | failed, and cancelled (DESIGN §4)."""
 
@@ -61,6 +69,7 @@ class Post(Base):
     __table_args__ = (
         Index("ix_posts_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_posts_user_id_created_at", "user_id", "created_at"),
+        Index("ix_posts_first_comment_status_first_comment_due_at", "first_comment_status", "first_comment_due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -91,6 +100,14 @@ class Post(Base):
     # A runner owns the post until then; a crashed runner's lease simply runs out.
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
+    # The first comment, a step after publishing (publishing/first_comment.py): null when none was asked for.
+    first_comment_status: Mapped[str | None] = mapped_column(String(16))
+    first_comment_id: Mapped[str | None] = mapped_column(String(64))
+    first_comment_error: Mapped[str | None] = mapped_column(Text)
+    first_comment_due_at: Mapped[datetime | None]
+    # Set just before the comment is sent: from then on, Instagram's comments are read before sending again.
+    first_comment_sent_at: Mapped[datetime | None]
+    first_comment_attempts: Mapped[int] = mapped_column(Integer, default=0)
     batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
     idempotency_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("idempotency_keys.id", ondelete="SET NULL"), index=True

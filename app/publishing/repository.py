@@ -18,6 +18,7 @@ from app.events.models import Event
 from app.publishing import events as post_events
 from app.publishing.media_items import MediaItem
 from app.publishing.models import ACTIVE_STATUSES, IdempotencyKey, MediaAsset, Post, PostAsset, PostStatus
+from app.uploads import service as uploads_service
 
 # A scheduled post this close to its time is started now rather than deferred for a moment.
 SCHEDULE_TOLERANCE = timedelta(seconds=1)
@@ -184,12 +185,15 @@ async def finished(
     writes it — the one place for it, whoever wrote the state:
     - its event (the outbox): post.published or post.failed from the post as written (`settings`: how long a
       post.published waits for its permalink), or post.cancelled with `reason`;
-    - its prepared media released, unless a retry may still need them.
+    - its prepared media released, unless a retry may still need them;
+    - once published, its uploads expire at once (unless kept, or another unfinished post uses them).
     Returns the last event recorded (a post.published is completed by `events.permalink_known`)."""
     event: Event | None = None
     for post in posts:
         if release_assets:
             await release_assets_of(session, post.id)
+        if status == PostStatus.PUBLISHED:
+            await uploads_service.published(session, post.id)
         if status == PostStatus.CANCELLED:
             await post_events.record_cancelled(session, post, reason)
         else:

@@ -18,13 +18,10 @@ from app.dependencies import ContextDep, SessionDep
 from app.errors import AppError, Conflict, error_responses
 from app.ids import INT64_MAX, DbId
 from app.openapi import API_PREFIX
-from app.publishing import answers, repository, running
+from app.publishing import answers, repository, running, views
 from app.publishing.answers import (
     BatchResult,
-    PostCancelled,
     PostCreated,
-    PostOut,
-    PostPage,
     PublishAccepted,
     ReelCreated,
     StoryCreated,
@@ -33,6 +30,7 @@ from app.publishing.dependencies import OwnedPost
 from app.publishing.models import PostKind, PostStatus
 from app.publishing.schemas import AnyRequest, BatchPostCreate, CarouselCreate, PostCreate, ReelCreate, StoryCreate
 from app.publishing.submit import Submission, publish
+from app.publishing.views import PostCancelled, PostOut, PostPage
 
 router = APIRouter(prefix=API_PREFIX, tags=["publishing"])
 
@@ -178,7 +176,8 @@ async def create_reel(body: ReelCreate, publisher: PublisherDep, response: Respo
     responses={**_created(PostCreated), **_accepted("Scheduled, or still processing"), **_PUBLISH_ERRORS},
 )
 async def create_carousel(body: CarouselCreate, publisher: PublisherDep, response: Response) -> answers.OnePost:
-    """Every image is checked like a feed post's; videos are sniffed (MP4/MOV) and processed by Instagram."""
+    """Every image is checked like a feed post's; videos are probed (codecs, duration, frame rate, size) and
+    processed by Instagram."""
     return answers.one_post(await publisher("POST /carousels", body), response)
 
 
@@ -217,7 +216,7 @@ async def list_posts(
     posts, next_cursor = await repository.list_owned(
         session, user.id, account_id=account_id, status=status, kind=kind, before_id=cursor, limit=limit
     )
-    return PostPage(posts=[answers.post_out(p) for p in posts], next_cursor=str(next_cursor) if next_cursor else None)
+    return PostPage(posts=[views.post_out(p) for p in posts], next_cursor=str(next_cursor) if next_cursor else None)
 
 
 @router.get(
@@ -229,7 +228,7 @@ async def list_posts(
 async def get_post(post: OwnedPost) -> PostOut:
     """State, Instagram ids, schedule, last error, attempts. For an unfinished post, `error` is the last
     problem met (throttling, a full quota) and `next_attempt_at` when it is tried again."""
-    return answers.post_out(post)
+    return views.post_out(post)
 
 
 @router.delete(
@@ -247,7 +246,7 @@ async def cancel_post(session: SessionDep, post: OwnedPost) -> PostCancelled:
             code="not_cancellable",
             status=post.status,
         )
-    return PostCancelled(post=answers.post_out(post))
+    return PostCancelled(post=views.post_out(post))
 
 
 @router.post(

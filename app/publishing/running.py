@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
-from app.publishing import repository
+from app.publishing import repository, uploaded
 from app.publishing.lease import Claimed
 from app.publishing.media_items import asset_ids
 from app.publishing.models import FINAL_STATUSES, Post, PostKind, PostStatus
@@ -115,7 +115,10 @@ async def reset_for_retry(ctx: AppContext, post: Post) -> bool:
             present = await repository.assets_present(session, asset_ids(post.media))
         if not present:
             request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-            prepared = await prepare_or_refuse(ctx.media, request.media_needed())
+            needs = request.media_needed()
+            async with ctx.sessionmaker() as session:
+                uploads = await uploaded.find(session, post.user_id, needs, ctx.uploads)
+            prepared = await prepare_or_refuse(ctx.media, needs, uploads)
     async with unit_of_work(ctx.sessionmaker) as session:
         if prepared is not None:
             repository.add_assets(session, prepared.assets(expires_at=utcnow() + ASSET_GRACE))

@@ -22,8 +22,9 @@ from app.observability.metrics import POSTS_FINISHED, PUBLISH_SECONDS
 from app.publishing import events as post_events
 from app.publishing import quota, repository
 from app.publishing.lease import Lease
-from app.publishing.models import Post, PostStatus
+from app.publishing.models import FirstCommentStatus, Post, PostStatus
 from app.publishing.outcomes import Fail, Mode, Published, Wait
+from app.publishing.schemas import stored_request
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,13 @@ async def record_published(run: Run, media_id: str | None) -> Published:
     post.published event); only then look for the permalink, best effort, and complete the event with it."""
     post = run.post
     now = utcnow()
+    comment_due = None
+    if post.first_comment_status == FirstCommentStatus.PENDING:
+        delay = stored_request(post.kind, post.request, batch=post.batch_id is not None).first_comment_delay()
+        comment_due = now + timedelta(seconds=delay)
     event = await run.lease.save(
         status=PostStatus.PUBLISHED,
+        first_comment_due_at=comment_due,
         media_id=media_id,
         published_at=now,
         publish_sent_at=None,

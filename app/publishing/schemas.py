@@ -7,71 +7,31 @@ It is stored on the post as JSON and read back as the same model (`stored_reques
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, ClassVar
-from urllib.parse import urlsplit
+from typing import ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.ids import DbId
 from app.media.images import ImageUse
-from app.publishing import containers
-from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoNeed
+from app.media.video import VideoKind
+from app.publishing import containers, examples
+from app.publishing.captions import MAX_CAPTION, MAX_HASHTAGS, Hashtag, MediaUrl, check_caption, compose_caption
+from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaLinks, MediaNeed, VideoNeed
 from app.publishing.models import PostKind
+from app.publishing.options import (
+    Collaborators,
+    FirstComment,
+    ImageFit,
+    LocationId,
+    StoryUserTags,
+    TrialParams,
+    UserTags,
+)
 from app.text_input import refuse_nul_characters
 
-MAX_CAPTION = 2200
-MAX_HASHTAGS = 30
-MAX_MENTIONS = 20
-_HASHTAG = re.compile(r"(?<!\w)#\w+")
-_MENTION = re.compile(r"(?<![\w@])@[\w.]+")
-
-
-def _http_url(value: str) -> str:
-    value = value.strip()
-    if not re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE):
-        raise ValueError("must be an absolute http or https URL")
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port out of range raises here
-    except ValueError as exc:
-        raise ValueError("must be an absolute http or https URL") from exc
-    if not parts.hostname:
-        raise ValueError("must be an absolute http or https URL")
-    return value
-
-
-def _hashtag(value: str) -> str:
-    tag = value.strip().lstrip("#")
-    if not tag or not re.fullmatch(r"\w+", tag):
-        raise ValueError("hashtags must be words without spaces or punctuation (the # is optional)")
-    return tag
-
-
-MediaUrl = Annotated[str, Field(max_length=2048), AfterValidator(_http_url)]
-Hashtag = Annotated[str, Field(max_length=100), AfterValidator(_hashtag)]
-
-
-def compose_caption(caption: str | None, hashtags: list[str]) -> str | None:
-    """The caption Instagram receives: the text, then the hashtags on their own paragraph."""
-    tags = " ".join(f"#{tag}" for tag in dict.fromkeys(hashtags))
-    parts = [p for p in ((caption or "").strip(), tags) if p]
-    return "\n\n".join(parts) or None
-
-
-def check_caption(caption: str | None) -> None:
-    """Instagram's caption limits, checked before anything is created."""
-    if caption is None:
-        return
-    if len(caption) > MAX_CAPTION:
-        raise ValueError(f"caption with hashtags is {len(caption)} characters; Instagram allows {MAX_CAPTION}")
-    hashtags = len(_HASHTAG.findall(caption))
-    if hashtags > MAX_HASHTAGS:
-        raise ValueError(f"caption has {hashtags} hashtags; Instagram allows {MAX_HASHTAGS}")
-    mentions = len(_MENTION.findall(caption))
-    if mentions > MAX_MENTIONS:
-        raise ValueError(f"caption has {mentions} @mentions; Instagram allows {MAX_MENTIONS}")
+# Options of the other kinds that a story cannot have.
+STORY_REFUSED = ("caption", "hashtags", "location_id", "collaborators", "first_comment", "alt_text")
 
 
 class PublishRequest(BaseModel):
@@ -91,17 +51,24 @@ class PublishRequest(BaseModel):
         """The media to fetch, check and prepare, in the order `container` reads them back."""
         raise NotImplementedError
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order); a prepared
-        image's URL is built on `base_url`, this service's public address now."""
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        """The container Instagram is asked for, from the prepared media (in `media_needed`'s order), at the URLs
+        `links` gives (this service's public address now, and signed URLs of uploads)."""
         raise NotImplementedError
 
     def instagram_caption(self) -> str | None:
         """The caption Instagram receives (none for stories: Instagram takes no caption for them)."""
         return None
 
+    def first_comment_text(self) -> str | None:
+        """The comment to post on the media once published (stories take none)."""
+        return None
 
-class _Captioned(PublishRequest):
+    def first_comment_delay(self) -> int:
+        return 0
+
+
+class _Captioned(FirstComment, PublishRequest):
     caption: str | None = Field(default=None, max_length=MAX_CAPTION)
     hashtags: list[Hashtag] = Field(
         default_factory=list,
@@ -117,12 +84,40 @@ class _Captioned(PublishRequest):
     def instagram_caption(self) -> str | None:
         return compose_caption(self.caption, self.hashtags)
 
+    def first_comment_text(self) -> str | None:
+        return self.first_comment
 
-def _feed_image(url: str, alt_text: str | None) -> list[MediaNeed]:
-    return [ImageNeed("image_url", url, ImageUse.FEED, "image", alt_text=alt_text)]
+    def first_comment_delay(self) -> int:
+        return self.first_comment_delay_seconds
 
 
-class PostCreate(_Captioned):
+class _FeedOptions(ImageFit, _Captioned):
+    """What a feed image takes beyond its caption: tags, a location, collaborators, and how to fit it."""
+
+    alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
+    user_tags: UserTags = Field(default_factory=list)
+    location_id: LocationId | None = None
+    collaborators: Collaborators = Field(default_factory=list)
+
+    def _image_need(self, url: str) -> list[MediaNeed]:
+        return [
+            ImageNeed(
+                "image_url", url, ImageUse.FEED, "image", alt_text=self.alt_text, fit=self.fit, pad_color=self.pad_color
+            )
+        ]
+
+    def _image_post(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.ImagePost:
+        return containers.ImagePost(
+            media[0].instagram_url(links),
+            caption,
+            self.alt_text,
+            tuple(tag.instagram() for tag in self.user_tags),
+            self.location_id,
+            tuple(self.collaborators),
+        )
+
+
+class PostCreate(_FeedOptions):
     """A feed post with one image (seed §2).
 
     Missing fields are reported in schema order, which pydantic follows: base-class fields come first,
@@ -130,46 +125,24 @@ class PostCreate(_Captioned):
     required field is declared on a base class (none is).
     """
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "account_id": 1,
-                    "image_url": "https://example.com/product.jpg",
-                    "caption": "Check out this amazing product! 🚀",
-                    "hashtags": ["marketing", "instagood", "socialmedia"],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": examples.POST_EXAMPLES})
 
     kind: ClassVar[PostKind] = PostKind.FEED
 
     account_id: DbId
     image_url: MediaUrl
-    alt_text: str | None = Field(default=None, max_length=1000, description="Accessibility text for the image.")
 
     def media_needed(self) -> list[MediaNeed]:
-        return _feed_image(self.image_url, self.alt_text)
+        return self._image_need(self.image_url)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        return containers.ImagePost(media[0].instagram_url(base_url), caption, self.alt_text)
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        return self._image_post(media, caption, links)
 
 
-class StoryCreate(PublishRequest):
+class StoryCreate(ImageFit, PublishRequest):
     """A story: one image (optionally with text drawn onto it) or one video (seed §3)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "account_id": 1,
-                    "image_url": "https://example.com/story.jpg",
-                    "text": "Back in 5 minutes!",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": examples.STORY_EXAMPLES})
 
     kind: ClassVar[PostKind] = PostKind.STORY
 
@@ -181,6 +154,17 @@ class StoryCreate(PublishRequest):
         max_length=300,
         description="Drawn onto the image (Instagram's API has no text stickers).",
     )
+    user_tags: StoryUserTags = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_feed_options(cls, data: object) -> object:
+        # Ignoring these would let a client believe they took effect; Instagram takes none of them on stories.
+        if isinstance(data, dict):
+            given = [name for name in STORY_REFUSED if data.get(name) not in (None, [], "")]
+            if given:
+                raise ValueError(f"{given[0]} is not taken by stories (Instagram accepts none on a story)")
+        return data
 
     @model_validator(mode="after")
     def _one_medium(self) -> StoryCreate:
@@ -194,31 +178,30 @@ class StoryCreate(PublishRequest):
 
     def media_needed(self) -> list[MediaNeed]:
         if self.image_url:
-            return [ImageNeed("image_url", self.image_url, ImageUse.STORY, "image", text=self.text)]
+            need = ImageNeed(
+                "image_url",
+                self.image_url,
+                ImageUse.STORY,
+                "image",
+                text=self.text,
+                fit=self.fit,
+                pad_color=self.pad_color,
+            )
+            return [need]
         assert self.video_url is not None
-        return [VideoNeed("video_url", self.video_url, "video", story=True)]
+        return [VideoNeed("video_url", self.video_url, "video", kind=VideoKind.STORY)]
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        tags = tuple(tag.instagram() for tag in self.user_tags)
         if isinstance(media[0], ImageItem):
-            return containers.Story(image_url=media[0].instagram_url(base_url))
-        return containers.Story(video_url=media[0].instagram_url(base_url))
+            return containers.Story(image_url=media[0].instagram_url(links), user_tags=tags)
+        return containers.Story(video_url=media[0].instagram_url(links), user_tags=tags)
 
 
 class ReelCreate(_Captioned):
     """A reel (seed §4); `thumbnail_url` becomes the cover."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "account_id": 1,
-                    "video_url": "https://example.com/tutorial.mp4",
-                    "caption": "Quick tutorial! Check it out 👇 #tutorial #reels",
-                    "thumbnail_url": "https://example.com/thumbnail.jpg",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": examples.REEL_EXAMPLES})
 
     kind: ClassVar[PostKind] = PostKind.REEL
 
@@ -226,22 +209,49 @@ class ReelCreate(_Captioned):
     video_url: MediaUrl
     thumbnail_url: MediaUrl | None = Field(default=None, description="Cover image (JPEG or PNG).")
     share_to_feed: bool = Field(default=True, description="Also show the reel in the profile's feed grid.")
+    thumb_offset: int | None = Field(
+        default=None,
+        ge=0,
+        le=15 * 60 * 1000,
+        description="The cover as the frame at this many milliseconds (Instagram's `thumb_offset`); "
+        "`thumbnail_url` wins when both are given, and thumb_offset is then not sent.",
+    )
+    audio_name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Names the reel's original audio (`audio_name`)."
+    )
+    trial_params: TrialParams | None = Field(default=None, description="Publish as a trial reel (`trial_params`).")
+    user_tags: UserTags = Field(default_factory=list)
+    location_id: LocationId | None = None
+    collaborators: Collaborators = Field(default_factory=list)
 
     def media_needed(self) -> list[MediaNeed]:
-        needs: list[MediaNeed] = [VideoNeed("video_url", self.video_url, "video")]
+        offset = None if self.thumbnail_url else self.thumb_offset
+        needs: list[MediaNeed] = [VideoNeed("video_url", self.video_url, "video", thumb_offset_ms=offset)]
         if self.thumbnail_url:
             needs.append(ImageNeed("thumbnail_url", self.thumbnail_url, ImageUse.COVER, "cover"))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        cover = media[1].instagram_url(base_url) if len(media) > 1 else None
-        return containers.Reel(media[0].instagram_url(base_url), caption, cover, self.share_to_feed)
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        cover = media[1].instagram_url(links) if len(media) > 1 else None
+        return containers.Reel(
+            media[0].instagram_url(links),
+            caption,
+            cover,
+            self.share_to_feed,
+            thumb_offset_ms=None if cover else self.thumb_offset,
+            user_tags=tuple(tag.instagram() for tag in self.user_tags),
+            location_id=self.location_id,
+            collaborators=tuple(self.collaborators),
+            audio_name=self.audio_name,
+            trial_strategy=self.trial_params.graduation_strategy if self.trial_params else None,
+        )
 
 
 class CarouselItem(BaseModel):
     image_url: MediaUrl | None = None
     video_url: MediaUrl | None = None
     alt_text: str | None = Field(default=None, max_length=1000)
+    user_tags: UserTags = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_medium(self) -> CarouselItem:
@@ -249,74 +259,67 @@ class CarouselItem(BaseModel):
             raise ValueError("each item needs exactly one of image_url or video_url")
         if self.alt_text and self.video_url:
             raise ValueError("alt_text applies to image items only")
+        if self.user_tags and self.video_url:
+            raise ValueError("user_tags apply to image items only")
         return self
 
 
-class CarouselCreate(_Captioned):
+class CarouselCreate(ImageFit, _Captioned):
     """A carousel of 2–10 images and videos with one caption."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "account_id": 1,
-                    "caption": "Three looks for autumn",
-                    "hashtags": ["fashion"],
-                    "items": [
-                        {"image_url": "https://example.com/look1.jpg", "alt_text": "A red coat"},
-                        {"image_url": "https://example.com/look2.jpg"},
-                        {"video_url": "https://example.com/look3.mp4"},
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": examples.CAROUSEL_EXAMPLES})
 
     kind: ClassVar[PostKind] = PostKind.CAROUSEL
 
     account_id: DbId
     items: list[CarouselItem] = Field(min_length=2, max_length=10)
+    location_id: LocationId | None = None
+    collaborators: Collaborators = Field(default_factory=list)
 
     def media_needed(self) -> list[MediaNeed]:
         needs: list[MediaNeed] = []
         for index, item in enumerate(self.items):
             if item.image_url:
                 field = f"items[{index}].image_url"
-                needs.append(ImageNeed(field, item.image_url, ImageUse.CAROUSEL, "item", alt_text=item.alt_text))
+                fit, colour = self.fit, self.pad_color
+                needs.append(
+                    ImageNeed(
+                        field,
+                        item.image_url,
+                        ImageUse.CAROUSEL,
+                        "item",
+                        alt_text=item.alt_text,
+                        fit=fit,
+                        pad_color=colour,
+                    )
+                )
             else:
                 assert item.video_url is not None
-                needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item"))
+                needs.append(VideoNeed(f"items[{index}].video_url", item.video_url, "item", kind=VideoKind.CAROUSEL))
         return needs
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
         items = tuple(
-            containers.CarouselItem(image_url=medium.instagram_url(base_url), alt_text=item.alt_text)
+            containers.CarouselItem(
+                image_url=medium.instagram_url(links),
+                alt_text=item.alt_text,
+                user_tags=tuple(tag.instagram() for tag in item.user_tags),
+            )
             if isinstance(medium, ImageItem)
-            else containers.CarouselItem(video_url=medium.instagram_url(base_url))
+            else containers.CarouselItem(video_url=medium.instagram_url(links))
             for item, medium in zip(self.items, media, strict=True)
         )
-        return containers.Carousel(items, caption)
+        return containers.Carousel(items, caption, self.location_id, tuple(self.collaborators))
 
 
-class BatchPostCreate(_Captioned):
+class BatchPostCreate(_FeedOptions):
     """The same feed post to several accounts (example 2)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "image_url": "https://example.com/launch.jpg",
-                    "caption": "We launched!",
-                    "hashtags": ["launch"],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": examples.BATCH_EXAMPLES})
 
     kind: ClassVar[PostKind] = PostKind.FEED
 
     image_url: MediaUrl
-    alt_text: str | None = Field(default=None, max_length=1000)
     account_ids: list[DbId] | None = Field(
         default=None,
         min_length=1,
@@ -325,10 +328,10 @@ class BatchPostCreate(_Captioned):
     )
 
     def media_needed(self) -> list[MediaNeed]:
-        return _feed_image(self.image_url, self.alt_text)
+        return self._image_need(self.image_url)
 
-    def container(self, media: Sequence[MediaItem], caption: str | None, base_url: str) -> containers.Container:
-        return containers.ImagePost(media[0].instagram_url(base_url), caption, self.alt_text)
+    def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
+        return self._image_post(media, caption, links)
 
 
 SingleRequest = PostCreate | StoryCreate | ReelCreate | CarouselCreate

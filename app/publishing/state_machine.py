@@ -23,7 +23,7 @@ from app import instagram as ig
 from app.context import AppContext
 from app.db import utcnow
 from app.failures import Failure
-from app.publishing import containers, lease, quota, reconcile, runs
+from app.publishing import containers, first_comment, lease, quota, reconcile, runs, uploaded
 from app.publishing.lease import Claimed, Lease, LeaseLost
 from app.publishing.models import PostStatus
 from app.publishing.outcomes import Fail, Mode, Outcome, Published, Verdict, Wait
@@ -95,7 +95,7 @@ async def _ensure_container(run: Run) -> Verdict | None:
     if post.container_id is not None:
         return None
     request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-    spec = request.container(post.media, post.caption, run.settings.public_base_url)
+    spec = request.container(post.media, post.caption, await uploaded.media_links(run.ctx, post.media))
     try:
         if isinstance(spec, containers.Carousel):
             if (verdict := await _ensure_items(run, spec)) is not None:
@@ -182,6 +182,7 @@ async def _settle(run: Run, verdict: Verdict) -> Outcome:
     leaving a post to publish behind the client's back; POST /posts/{id}/retry or the same
     Idempotency-Key resumes it."""
     if isinstance(verdict, Published):
+        await first_comment.after_publish(run.ctx, run.post)
         return Outcome("published", post=run.post)
     if isinstance(verdict, Fail):
         await runs.record_failed(run, verdict.failure)

@@ -25,12 +25,13 @@ from app.auth.tokens import AuthenticatedUser
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.errors import AppError, BadRequest, Conflict, NotFound
-from app.publishing import answers, idempotency, repository, running
+from app.publishing import answers, idempotency, repository, running, uploaded
 from app.publishing.answers import Answer
 from app.publishing.lease import Claimed, hold_new, new_owner
-from app.publishing.models import IdempotencyKey, Post, PostStatus
+from app.publishing.models import FirstCommentStatus, IdempotencyKey, Post, PostStatus
 from app.publishing.preparation import PreparedMedia, prepare_or_refuse
 from app.publishing.schemas import AnyRequest, BatchPostCreate
+from app.uploads import service as uploads_service
 
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 REPLAYED = {"Idempotent-Replayed": "true"}
@@ -98,10 +99,12 @@ async def _record(
     request = submission.request
     scheduled_at = _check_schedule(request.scheduled_at)
     accounts = await _target_accounts(session, user, request)
+    needs = request.media_needed()
+    uploads = await uploaded.find(session, user.id, needs, ctx.uploads)
     # Media is fetched and checked before anything is stored or created at Instagram, with no
     # transaction (nor pooled connection) held meanwhile.
     await session.commit()
-    prepared = await prepare_or_refuse(ctx.media, request.media_needed())
+    prepared = await prepare_or_refuse(ctx.media, needs, uploads)
     record = None
     if key is not None:
         record = idempotency.new_key(
@@ -123,6 +126,9 @@ async def _record(
     await session.flush()
     for post in posts:
         repository.link_assets(session, post.id, list(prepared.images))
+        uploads_service.link(session, post.id, list(uploads.uploads))
+    # An upload lives as long as its post may still need it (a retry re-prepares from it).
+    await uploads_service.keep_until(session, list(uploads.uploads), (scheduled_at or utcnow()) + running.ASSET_GRACE)
     await session.commit()
     # From here the runners own the rows: the request's unit of work must not write them again.
     session.expunge_all()
@@ -143,6 +149,7 @@ def _new_posts(
     now = utcnow()
     batch_id = str(uuid.uuid4()) if isinstance(request, BatchPostCreate) else None
     stored = request.model_dump(mode="json")
+    comment = FirstCommentStatus.PENDING if request.first_comment_text() else None
     return [
         Post(
             user_id=user.id,
@@ -156,6 +163,8 @@ def _new_posts(
             scheduled_at=scheduled_at,
             next_attempt_at=scheduled_at or now,
             batch_id=batch_id,
+            first_comment_status=comment,
+            first_comment_attempts=0,
             idempotency_key_id=key.id if key else None,
             attempts=0,
             retryable=False,

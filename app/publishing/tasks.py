@@ -10,7 +10,7 @@ from arq import Retry
 
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
-from app.publishing import repository
+from app.publishing import comment_queries, first_comment, repository
 from app.publishing.outcomes import Mode
 from app.publishing.running import enqueue
 from app.publishing.state_machine import advance_post
@@ -30,8 +30,18 @@ async def publish_post(ctx: dict[str, Any], post_id: int) -> str:
     return outcome.kind
 
 
+async def post_first_comment(ctx: dict[str, Any], post_id: int) -> str:
+    """Post a published post's first comment (exactly once); a wait comes back as a deferred retry."""
+    app: AppContext = ctx["app"]
+    outcome = await first_comment.post_comment(app, post_id)
+    if outcome.kind in ("deferred", "busy"):
+        raise Retry(defer=timedelta(seconds=outcome.defer_seconds))
+    return outcome.kind
+
+
 async def sweep_posts(ctx: dict[str, Any]) -> int:
-    """Every minute: enqueue every unfinished post that is due (or about to be) and not being worked on.
+    """Every minute: enqueue every unfinished post (and every first comment) that is due (or about to be) and not
+    being worked on.
 
     The database is the truth; this is what makes a lost job, a flushed Redis or a killed process
     harmless. Enqueueing is idempotent (one job id per post). Also drops expired prepared media and
@@ -47,6 +57,14 @@ async def sweep_posts(ctx: dict[str, Any]) -> int:
         )
         for post_id, next_attempt_at in due:
             if await enqueue(app, post_id, at=next_attempt_at if next_attempt_at and next_attempt_at > now else None):
+                enqueued += 1
+        # First comments of published posts, due and not being posted (a lost job, a crash after publishing).
+        comments = await comment_queries.due(
+            session, now, SWEEP_HORIZON, limit=SWEEP_BATCH, skip_locked=not app.settings.is_sqlite
+        )
+        for post_id, due_at in comments:
+            at = due_at if due_at and due_at > now else None
+            if await app.jobs.enqueue(first_comment.JOB, post_id, job_id=first_comment.job_id(post_id), defer_until=at):
                 enqueued += 1
     async with unit_of_work(app.sessionmaker) as session:
         await repository.delete_expired_assets(session)

@@ -28,11 +28,12 @@ from app.sandbox.tokens import TokenClaims, TokenKind, issue_token, new_claims, 
 BASIC_SCOPE = "instagram_business_basic"
 PUBLISH_SCOPE = "instagram_business_content_publish"
 INSIGHTS_SCOPE = "instagram_business_manage_insights"
+COMMENTS_SCOPE = "instagram_business_manage_comments"
 KNOWN_SCOPES = (
     BASIC_SCOPE,
     PUBLISH_SCOPE,
     INSIGHTS_SCOPE,
-    "instagram_business_manage_comments",
+    COMMENTS_SCOPE,
     "instagram_business_manage_messages",
 )
 CODE_LIFETIME = timedelta(hours=1)

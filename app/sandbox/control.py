@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.sandbox import auth
+from app.sandbox.comments import comments_on
 from app.sandbox.dependencies import SandboxDep
 from app.sandbox.profiles import ig_user_id
 from app.sandbox.state import Sandbox
@@ -317,8 +318,13 @@ async def create_user(body: UserCreate, sandbox: SandboxDep) -> dict[str, Any]:
 
 @router.get("/published")
 async def published(sandbox: SandboxDep, username: str | None = None) -> dict[str, Any]:
-    """Everything published through `media_publish`, in order (optionally for one `username`)."""
-    entries = [asdict(e) for e in sandbox.world.published if username is None or e.username == username.lower()]
+    """Everything published through `media_publish`, in order (optionally for one `username`), each with the
+    parameters its container was created with and the comments on it."""
+    entries = [
+        {**asdict(e), "comments": comments_on(sandbox, e.media_id)}
+        for e in sandbox.world.published
+        if username is None or e.username == username.lower()
+    ]
     per_user: dict[str, int] = {}
     for entry in entries:
         per_user[entry["username"]] = per_user.get(entry["username"], 0) + 1

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from app.sandbox import auth, insights, publishing, reads, subscriptions
+from app.sandbox import auth, comments, insights, publishing, reads, subscriptions
 from app.sandbox.calls import GraphCall, GraphContext, Handler
 from app.sandbox.dependencies import SandboxDep, run_detached
 from app.sandbox.errors import (
@@ -83,6 +83,8 @@ _EDGES: dict[tuple[str, str, bool], tuple[str, Handler, str | None]] = {
     ("GET", "subscribed_apps", True): ("subscribed_apps", subscriptions.subscribed, None),
     ("POST", "subscribed_apps", True): ("subscribed_apps", subscriptions.subscribe, None),
     ("DELETE", "subscribed_apps", True): ("subscribed_apps", subscriptions.unsubscribe, None),
+    ("GET", "comments", False): ("comments", comments.list_comments, auth.COMMENTS_SCOPE),
+    ("POST", "comments", False): ("comment_create", comments.create_comment, auth.COMMENTS_SCOPE),
 }
 
 

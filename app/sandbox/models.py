@@ -73,6 +73,29 @@ class Container:
     children: list[str] = field(default_factory=list)
     published_media_id: str | None = None
     published_at: datetime | None = None
+    # The parameters the container was created with, as received (the token left out).
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Comment:
+    """A comment on a media object, or a reply (`parent_id`). A mention is a comment on a fan's media
+    (not in the sandbox) that @mentions an account (`mentions`)."""
+
+    id: str
+    media_id: str
+    media_product_type: str
+    text: str
+    username: str
+    from_id: str
+    timestamp: datetime
+    # The owner of the media (None for a fan's media) and the account mentioned, if any.
+    media_owner_id: str | None
+    mentions: str | None = None
+    hidden: bool = False
+    parent_id: str | None = None
+    like_count: int = 0
+    replies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +122,6 @@ class PublishedEntry:
     media_product_type: ProductType
     caption: str | None
     timestamp: str
+    # What Instagram received: the container's parameters, and each carousel item's in order.
+    params: dict[str, str] = field(default_factory=dict)
+    children: list[dict[str, str]] = field(default_factory=list)

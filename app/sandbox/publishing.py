@@ -7,6 +7,7 @@ moving the clock forward finishes processing and expires containers.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections import deque
@@ -16,8 +17,9 @@ from typing import Any
 
 from PIL import Image
 
-from app.media.video import sniff_video
+from app.media.video import VideoKind, VideoUnreadable, probe_video, video_problem
 from app.sandbox.calls import GraphContext
+from app.sandbox.container_options import check_options
 from app.sandbox.errors import (
     GraphError,
     invalid_parameter,
@@ -43,7 +45,7 @@ from app.sandbox.reads import graph_time, media_view, own_user, owned_media
 from app.sandbox.state import Sandbox
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-VIDEO_HEAD_BYTES = 256 * 1024
+VIDEO_HEAD_BYTES = 2 * 1024 * 1024
 MIN_ASPECT_RATIO = 4 / 5
 MAX_ASPECT_RATIO = 1.91
 CAPTION_MAX_CHARS = 2200
@@ -55,11 +57,11 @@ CAROUSEL_MAX_CHILDREN = 10
 CONTAINER_LIFETIME = timedelta(hours=24)
 QUOTA_WINDOW = timedelta(hours=24)
 UNSUPPORTED_VIDEO_SUBCODE = 2207026
-# Seconds of video accepted, per container kind.
-VIDEO_DURATION_LIMITS: dict[ContainerKind, tuple[float, float]] = {
-    "REELS": (3.0, 15 * 60.0),
-    "STORY_VIDEO": (3.0, 60.0),
-    "CAROUSEL_VIDEO_ITEM": (3.0, 60.0),
+# Which of Instagram's documented video rules (app/media/video.py) each kind of container applies.
+VIDEO_RULES: dict[ContainerKind, VideoKind] = {
+    "REELS": VideoKind.REEL,
+    "STORY_VIDEO": VideoKind.STORY,
+    "CAROUSEL_VIDEO_ITEM": VideoKind.CAROUSEL,
 }
 STATUS_TEXT: dict[StatusCode, str] = {
     "IN_PROGRESS": "In Progress: Media is still being processed.",
@@ -198,7 +200,7 @@ async def check_image(sandbox: Sandbox, url: str, *, check_aspect: bool) -> tupl
 
 @dataclass(frozen=True, slots=True)
 class VideoCheck:
-    """What a sniff of a video's first bytes tells, and the subcode the container will fail with (if any)."""
+    """What a probe of a video's first bytes tells, and the subcode the container will fail with (if any)."""
 
     width: int | None
     height: int | None
@@ -207,17 +209,15 @@ class VideoCheck:
 
 
 async def sniff_remote_video(sandbox: Sandbox, url: str, kind: ContainerKind) -> VideoCheck:
-    """Read the video's first bytes: MP4/MOV container and a duration within the kind's limits."""
+    """Probe the video's first bytes with FFmpeg and apply Instagram's rules for the kind: a video breaking one
+    makes a container that ends in ERROR (2207026), as Instagram's does after processing."""
     fetched = await sandbox.fetcher.fetch(url, VIDEO_HEAD_BYTES)
-    info = sniff_video(fetched.content)
-    if info is None:
+    try:
+        probe = await asyncio.to_thread(probe_video, fetched.content)
+    except VideoUnreadable:
         return VideoCheck(None, None, None, UNSUPPORTED_VIDEO_SUBCODE)
-    low, high = VIDEO_DURATION_LIMITS[kind]
-    # A moov box after mdat isn't in the head: the duration stays unknown and is accepted.
-    out_of_range = info.duration_seconds is not None and not low <= info.duration_seconds <= high
-    return VideoCheck(
-        info.width, info.height, info.duration_seconds, UNSUPPORTED_VIDEO_SUBCODE if out_of_range else None
-    )
+    broken = video_problem(probe, VIDEO_RULES[kind]) is not None
+    return VideoCheck(probe.width, probe.height, probe.duration_seconds, UNSUPPORTED_VIDEO_SUBCODE if broken else None)
 
 
 # --- state ----------------------------------------------------------------------------------------
@@ -345,9 +345,10 @@ async def create_container(ctx: GraphContext) -> dict[str, Any]:
             "upload_type=resumable is not supported by this sandbox: pass image_url or video_url instead"
         )
     kind = _container_kind(params)
+    kept = check_options(params, kind)
     now = sandbox.now()
     _check_container_limit(sandbox, user, now)
-    template = Container(id="", owner_id=user.ig_id, kind=kind, created_at=now, ready_at=now)
+    template = Container(id="", owner_id=user.ig_id, kind=kind, created_at=now, ready_at=now, params=kept)
     failure: int | None = None
     if kind in {"IMAGE", "REELS", "CAROUSEL"}:
         template.caption = params.get("caption") or None
@@ -536,6 +537,8 @@ async def publish(ctx: GraphContext) -> dict[str, Any]:
             media_product_type=media.product_type,
             caption=media.caption,
             timestamp=graph_time(media.timestamp),
+            params=dict(container.params),
+            children=[dict(sandbox.world.containers[child].params) for child in container.children],
         )
     )
     return {"id": media.id}

@@ -22,7 +22,7 @@ import httpx
 from app.config import Settings
 from app.sandbox.callbacks import CallbackUrls
 from app.sandbox.media_fetch import MediaFetcher
-from app.sandbox.models import AuthCode, Container, Media, PublishedEntry, User
+from app.sandbox.models import AuthCode, Comment, Container, Media, PublishedEntry, User
 from app.sandbox.outbound import OutboundHttp
 from app.sandbox.profiles import build_user, seed_media
 from app.sandbox.switches import FaultBook, HoldBook, Latency, UsageMeter
@@ -81,6 +81,9 @@ class World:
         self.revoked_nonces: set[str] = set()
         # Webhook fields each account enabled for the app (`POST /me/subscribed_apps`), per ig user id.
         self.subscriptions: dict[str, list[str]] = {}
+        # Comments and replies by id; each media's top-level comment ids, oldest first.
+        self.comments: dict[str, Comment] = {}
+        self.media_comments: dict[str, list[str]] = {}
 
     def ensure_user(self, username: str, now: datetime) -> User:
         """The account for a username, created (with its seeded media) on first use."""
@@ -107,11 +110,19 @@ class World:
             self.user_media.setdefault(media.owner_id, []).append(media.id)
 
     def new_id(self, prefix: str) -> str:
-        """A fresh 17-digit id (`178…` containers, `179…` media) unused in this sandbox."""
+        """A fresh 17-digit id (`178…` containers, `179…` media, `18…` comments) unused in this sandbox."""
         while True:
             candidate = prefix + f"{secrets.randbelow(10 ** (17 - len(prefix))):0{17 - len(prefix)}d}"
-            if candidate not in self.media and candidate not in self.containers:
+            if candidate not in self.media and candidate not in self.containers and candidate not in self.comments:
                 return candidate
+
+    def add_comment(self, comment: Comment) -> None:
+        """Store a comment: a reply under its top-level comment, otherwise under its media."""
+        self.comments[comment.id] = comment
+        if comment.parent_id is not None:
+            self.comments[comment.parent_id].replies.append(comment.id)
+        else:
+            self.media_comments.setdefault(comment.media_id, []).append(comment.id)
 
 
 class Sandbox:

@@ -30,6 +30,8 @@ ENDPOINTS = (
     "media_insights",
     "user_insights",
     "subscribed_apps",
+    "comments",
+    "comment_create",
 )
 
 # The seed document's benchmark table, spread over the calls each operation makes (see docs/sandbox.md).

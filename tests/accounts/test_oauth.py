@@ -65,6 +65,7 @@ class TestAuthorizeUrl:
             "instagram_business_basic",
             "instagram_business_content_publish",
             "instagram_business_manage_insights",
+            "instagram_business_manage_comments",
         ]
         assert query["client_id"] and query["state"]
 

@@ -138,6 +138,7 @@ class TestPublicBaseUrl:
             "instagram_business_basic",
             "instagram_business_content_publish",
             "instagram_business_manage_insights",
+            "instagram_business_manage_comments",
         )
         custom = Settings(_env_file=None, instagram_scopes="instagram_business_basic, x")  # type: ignore[arg-type]
         assert custom.instagram_scopes == ("instagram_business_basic", "x")

@@ -25,6 +25,7 @@ from app.media.fetch import GuardedNetworkBackend, GuardedTransport
 from app.media.fetcher import MediaFetcher
 from app.media.images import ImageUse, PreparedImage, prepare_image
 from app.media.synthetic import build_video, render_image, synthetic_media
+from app.media.video import VideoKind
 from tests.conftest import make_settings
 from tests.media.loopback import LoopbackServer, Reply
 
@@ -439,7 +440,7 @@ async def test_synthetic_unknown_extension_could_not_be_fetched(synthetic: Media
         ("https://example.com/edge_900s.mp4", "mp4", 900.0),
     ],
 )
-async def test_synthetic_reels_are_sniffed(synthetic: MediaFetcher, url: str, container: str, duration: float) -> None:
+async def test_synthetic_reels_are_probed(synthetic: MediaFetcher, url: str, container: str, duration: float) -> None:
     checked = await synthetic.video(url, field="video_url")
 
     expected = synthetic_media(url)
@@ -465,13 +466,13 @@ async def test_synthetic_videos_outside_the_duration_bounds_are_refused(
     synthetic: MediaFetcher, url: str, story: bool, needle: str
 ) -> None:
     with pytest.raises(MediaInvalid) as caught:
-        await synthetic.video(url, field="video_url", story=story)
+        await synthetic.video(url, field="video_url", kind=VideoKind.STORY if story else VideoKind.REEL)
     assert needle in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["https://example.com/s_3s.mp4", "https://example.com/s_60s.mov"])
 async def test_synthetic_story_videos_at_the_bounds_are_accepted(synthetic: MediaFetcher, url: str) -> None:
-    checked = await synthetic.video(url, field="video_url", story=True)
+    checked = await synthetic.video(url, field="video_url", kind=VideoKind.STORY)
     assert checked.duration_seconds in (3.0, 60.0)
 
 
@@ -581,11 +582,13 @@ async def test_a_video_declared_over_the_cap_is_refused_from_its_head(
     server.routes["/clip.mp4"] = Reply(body=_video_head(512 * 1024), declared_length=declared, stall_after=True)
     async with media_fetcher(**network(media_fetch_timeout_seconds=2.0, **overrides)) as fetcher:
         with pytest.raises(MediaInvalid) as caught:
-            await fetcher.video(server.url("/clip.mp4"), field="video_url", story=story)
+            await fetcher.video(
+                server.url("/clip.mp4"), field="video_url", kind=VideoKind.STORY if story else VideoKind.REEL
+            )
     assert str(caught.value) == message
 
 
-async def test_a_video_within_the_cap_is_sniffed_from_the_network(server: LoopbackServer) -> None:
+async def test_a_video_within_the_cap_is_probed_from_the_network(server: LoopbackServer) -> None:
     body = _video_head(600 * 1024)
     server.routes["/clip.mp4"] = Reply(body=body, headers={"Content-Type": "video/mp4"})
     async with media_fetcher(**network()) as fetcher:
@@ -597,7 +600,7 @@ async def test_a_small_chunked_video_is_measured_from_its_body(server: LoopbackS
     body = build_video(720, 1280, 30.0, "mov")
     server.routes["/clip.mov"] = Reply(body=body, chunked=True)
     async with media_fetcher(**network()) as fetcher:
-        checked = await fetcher.video(server.url("/clip.mov"), field="video_url", story=True)
+        checked = await fetcher.video(server.url("/clip.mov"), field="video_url", kind=VideoKind.STORY)
     assert (checked.container, checked.duration_seconds, checked.size) == ("mov", 30.0, len(body))
 
 

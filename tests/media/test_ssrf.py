@@ -285,12 +285,17 @@ async def test_head_only_reads_the_first_bytes_and_reports_the_declared_size(ser
 
     async with guarded_client(allow_private=True) as client:
         fetched = await fetch(
+            client, f"http://127.0.0.1:{server.port}/clip.mp4", field="video_url", max_bytes=10**6, head_only=100
+        )
+        too_large = await fetch(
             client, f"http://127.0.0.1:{server.port}/clip.mp4", field="video_url", max_bytes=50, head_only=100
         )
 
     assert fetched.content == (bytes(range(256)) * 400)[:100]
     assert fetched.declared_size == 256 * 400
     assert fetched.complete is False
+    # Declared over the limit: nothing is read, the caller refuses it from its size.
+    assert (too_large.content, too_large.declared_size, too_large.complete) == (b"", 256 * 400, False)
 
 
 # --- check_url ------------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
-"""Synthetic media for example.com URLs, and the MP4/MOV sniffer."""
+"""Synthetic media for example.com URLs: pictures, and real videos FFmpeg probes like any client's."""
 
 from __future__ import annotations
 
 import io
-import struct
 
+import av
 import pytest
 from PIL import Image
 
 from app.media.synthetic import build_video, is_synthetic_host, synthetic_media
-from app.media.video import sniff_video
+from app.media.video import VideoKind, probe_video, video_problem
 
 
 def _image(content: bytes) -> Image.Image:
@@ -87,59 +87,60 @@ class TestImages:
 
 
 class TestVideos:
-    def test_mp4_structure(self) -> None:
+    def test_a_real_mp4_with_moov_first(self) -> None:
         media = synthetic_media("https://example.com/clip.mp4")
         assert media is not None
         assert media.content_type == "video/mp4"
         content = media.content
-        assert content[4:8] == b"ftyp" and content[8:12] == b"isom"
-        assert b"moov" in content and b"mvhd" in content and b"mdat" in content
-        assert content.index(b"moov") < content.index(b"mdat")
-        assert media.duration_seconds == 15.0
-        assert (media.width, media.height) == (1080, 1920)
+        assert content[4:8] == b"ftyp"
+        assert content.index(b"moov") < content.index(b"mdat")  # fast start, as Instagram wants
+        probe = probe_video(content)
+        assert (probe.container, probe.video_codec, probe.audio_codec) == ("mp4", "h264", "aac")
+        assert (probe.width, probe.height, probe.duration_seconds, probe.frame_rate) == (1080, 1920, 15.0, 30.0)
+        assert probe.pixel_format == "yuv420p"
+        assert video_problem(probe, VideoKind.REEL) is None
+        assert len(content) < 200 * 1024  # small: a flat colour, one encoded second repeated
+
+    def test_every_frame_decodes(self) -> None:
+        media = synthetic_media("https://example.com/clip_320x568_4s.mp4")
+        assert media is not None
+        with av.open(io.BytesIO(media.content), mode="r") as container:
+            frames = len(list(container.decode(video=0)))
+        assert frames == 4 * 30
 
     def test_hints_set_duration_and_size(self) -> None:
         media = synthetic_media("https://example.com/reel_720x1280_90s.mp4")
         assert media is not None
-        info = sniff_video(media.content)
-        assert info is not None
-        assert info.container == "mp4"
-        assert info.duration_seconds == 90.0
-        assert (info.width, info.height) == (720, 1280)
+        probe = probe_video(media.content)
+        assert (probe.container, probe.duration_seconds, probe.width, probe.height) == ("mp4", 90.0, 720, 1280)
 
     def test_mov(self) -> None:
         media = synthetic_media("https://example.com/clip_2.5s.mov")
         assert media is not None
         assert media.content_type == "video/quicktime"
-        info = sniff_video(media.content)
-        assert info is not None
-        assert (info.container, info.brand, info.duration_seconds) == ("mov", "qt  ", 2.5)
-
-    def test_sniff_head_without_moov(self) -> None:
-        content = build_video(100, 100, 10.0)
-        info = sniff_video(content[:40])
-        assert info is not None
-        assert info.container == "mp4"
-        assert info.duration_seconds is None
+        probe = probe_video(media.content)
+        assert (probe.container, probe.duration_seconds) == ("mov", 2.5)
 
     @pytest.mark.parametrize(
-        "head",
+        ("name", "field", "value"),
         [
-            b"",
-            b"not a video at all",
-            b"\xff\xd8\xff\xe0" + bytes(100),
-            struct.pack(">I", 16) + b"ftypheic" + bytes(4),
-            struct.pack(">I", 16) + b"moovisom" + bytes(4),
+            ("x_24fps.mp4", "frame_rate", 24.0),
+            ("x_mpeg4.mp4", "video_codec", "mpeg4"),
+            ("x_silent.mp4", "audio_codec", None),
+            ("x_mp3.mp4", "audio_codec", "mp3"),
         ],
     )
-    def test_sniff_rejects_non_video(self, head: bytes) -> None:
-        assert sniff_video(head) is None
+    def test_hints_make_what_instagram_refuses(self, name: str, field: str, value: object) -> None:
+        media = synthetic_media(f"https://example.com/{name}")
+        assert media is not None
+        assert getattr(probe_video(media.content), field) == value
 
-    def test_sniff_mvhd_version_1(self) -> None:
-        mvhd_payload = bytes([1, 0, 0, 0]) + bytes(16) + struct.pack(">IQ", 600, 600 * 42) + bytes(80)
-        mvhd = struct.pack(">I", 8 + len(mvhd_payload)) + b"mvhd" + mvhd_payload
-        moov = struct.pack(">I", 8 + len(mvhd)) + b"moov" + mvhd
-        ftyp = struct.pack(">I", 20) + b"ftypmp42" + bytes(4) + b"mp42"
-        info = sniff_video(ftyp + moov)
-        assert info is not None
-        assert (info.container, info.duration_seconds) == ("mp4", 42.0)
+    def test_the_same_arguments_give_the_same_bytes(self) -> None:
+        assert build_video(320, 568, 3.0) == build_video(320, 568, 3.0)
+        assert build_video(320, 568, 3.0) != build_video(320, 568, 4.0)
+
+    def test_a_long_video_is_still_small(self) -> None:
+        media = synthetic_media("https://example.com/edge_900s.mp4")
+        assert media is not None
+        assert probe_video(media.content[: 2 * 1024 * 1024]).duration_seconds == 900.0
+        assert len(media.content) < 10 * 1024 * 1024

@@ -250,7 +250,7 @@ async def test_prepared_media_are_served_then_removed(
     """Instagram fetches the prepared JPEG from PUBLIC_BASE_URL/media/<id>.jpg; once published it is gone."""
     from sqlalchemy import select
 
-    from app.publishing.media_items import ImageItem
+    from app.publishing.media_items import ImageItem, MediaLinks
     from app.publishing.models import MediaAsset, Post
 
     app, client = pg_committing_app_and_client
@@ -260,7 +260,7 @@ async def test_prepared_media_are_served_then_removed(
     assert post is not None
     (image,) = post.media
     assert isinstance(image, ImageItem)
-    url = image.instagram_url("http://localhost:8000")
+    url = image.instagram_url(MediaLinks("http://localhost:8000"))
     assert url == f"http://localhost:8000/media/{image.asset_id}.jpg"
     served = await client.get(url.removeprefix("http://localhost:8000"))
     assert served.status_code == 200

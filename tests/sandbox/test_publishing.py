@@ -147,6 +147,11 @@ class TestContainers:
             ("REELS", "https://example.com/short_2s.mp4"),
             ("REELS", "https://example.com/long_901s.mp4"),
             ("STORIES", "https://example.com/story_61s.mp4"),
+            # The other documented rules, on real videos FFmpeg probes (app/media/video.py):
+            ("REELS", "https://example.com/codec_mpeg4.mp4"),
+            ("REELS", "https://example.com/audio_mp3.mp4"),
+            ("REELS", "https://example.com/slow_10fps.mp4"),
+            ("REELS", "https://example.com/wide_3840x2160.mp4"),
         ],
     )
     async def test_bad_video_ends_in_error(
@@ -412,6 +417,10 @@ class TestPublish:
             "media_product_type": "FEED",
             "caption": "Hello #sandbox",
             "timestamp": entry["timestamp"],
+            # What Instagram received, the token left out.
+            "params": {"image_url": IMAGE_URL, "caption": "Hello #sandbox", "alt_text": "a"},
+            "children": [],
+            "comments": [],
         }
 
     async def test_counts_grow_with_age(self, client: httpx.AsyncClient, token: str, user_id: str) -> None:

@@ -8,6 +8,7 @@ status before doing anything.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,17 @@ from tests.worker.stack import API, Stack
 pytestmark = pytest.mark.e2e
 
 
-async def _reel(stack: Stack, account: Account) -> int:
+async def _reel(stack: Stack, account: Account, **extra: Any) -> int:
     async with stack.api() as api:
         response = await api.post(
             f"{API}/reels",
             headers={**auth_headers(), "Prefer": "respond-async"},
-            json={"account_id": account.id, "video_url": "https://example.com/clip.mp4", "caption": "crash test"},
+            json={
+                "account_id": account.id,
+                "video_url": "https://example.com/clip.mp4",
+                "caption": "crash test",
+                **extra,
+            },
         )
     assert response.status_code == 202, response.text
     return int(response.json()["db_id"])
@@ -111,6 +117,35 @@ async def test_killed_after_publish_returned_before_the_commit(stack: Stack, mak
     stack.kill("worker")
     await stack.restart("worker")
     await _exactly_once(stack, "crash_answer_lost", db_id)
+
+
+async def test_killed_between_publishing_and_the_first_comment(stack: Stack, make: Factory) -> None:
+    """The comment request reaches Instagram, which makes the comment; the worker dies before saving its id.
+    The next runner reads the media's comments first, finds it, and never comments again."""
+    account = await make.connected_account("crash_first_comment")
+    await _control(stack, "POST", "holds", {"endpoint": "comment_create", "count": 1})
+    db_id = await _reel(stack, account, first_comment="Link in bio #crash")
+    await stack.wait_until(lambda: _has_hold(stack, "comment_create"), timeout=40)
+    state = await stack.post_state(db_id)
+    assert state["status"] == "published"
+    assert state["first_comment"] == {"status": "pending", "comment_id": None, "error": None}
+    stack.kill("worker")
+    await _control(stack, "POST", "holds/release", {"all": True})
+    (media,) = await stack.published("crash_first_comment")
+    assert [c["text"] for c in media["comments"]] == ["Link in bio #crash"]
+    # The dead runner's lease on the post runs out (PUBLISH_LEASE_SECONDS); the sweeper of the restarted worker
+    # then hands the comment to a job.
+    await asyncio.sleep(float(stack.env()["PUBLISH_LEASE_SECONDS"]))
+    await stack.restart("worker")
+
+    async def commented() -> bool:
+        return bool((await stack.post_state(db_id))["first_comment"]["status"] == "posted")
+
+    await stack.wait_until(commented, timeout=60)
+    (media,) = await stack.published("crash_first_comment")
+    (comment,) = media["comments"]
+    assert comment["text"] == "Link in bio #crash"
+    assert (await stack.post_state(db_id))["first_comment"]["comment_id"] == comment["id"]
 
 
 async def test_scheduled_post_survives_killing_api_and_worker(stack: Stack, make: Factory) -> None:
