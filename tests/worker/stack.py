@@ -122,7 +122,7 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            "worker": [sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"],
+            "worker": [sys.executable, "-m", "app", "worker"],
         }
 
     def start(self, name: str) -> None:
