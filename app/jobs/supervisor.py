@@ -152,7 +152,7 @@ def _runs_often(second: Any) -> bool:
 
 
 async def _close(worker: Worker) -> None:
-    """arq's `close`, without failing (and skipping `on_shutdown`) when Redis is down at that moment."""
+    """arq's `close`, which would fail, and skip `on_shutdown`, when Redis is down at that moment."""
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     with contextlib.suppress(Exception):
         await worker.pool.delete(worker.health_check_key)

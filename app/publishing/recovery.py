@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
@@ -41,14 +41,18 @@ async def take_back(
     session: AsyncSession, now: datetime, *, overdue_before: datetime, limit: int
 ) -> tuple[list[int], list[int]]:
     """The active posts whose runner is gone (their dead leases cleared), and those overdue with no runner."""
-    abandoned = await session.scalars(
-        update(Post)
-        .where(Post.status.in_(ACTIVE_STATUSES), Post.lease_owner.is_not(None), Post.lease_until < now)
-        .values(lease_owner=None, lease_until=None)
-        .returning(Post.id)
-        .execution_options(synchronize_session=False)
-    )
-    taken = list(abandoned.all())
+    dead = and_(Post.status.in_(ACTIVE_STATUSES), Post.lease_owner.is_not(None), Post.lease_until < now)
+    # Read first: the common answer is "none", and then nothing is written (SQLite locks for any UPDATE).
+    taken = list((await session.scalars(select(Post.id).where(dead).limit(limit))).all())
+    if taken:
+        cleared = await session.scalars(
+            update(Post)
+            .where(Post.id.in_(taken), dead)
+            .values(lease_owner=None, lease_until=None)
+            .returning(Post.id)
+            .execution_options(synchronize_session=False)
+        )
+        taken = list(cleared.all())
     overdue = (
         select(Post.id)
         .where(Post.status.in_(ACTIVE_STATUSES), Post.lease_owner.is_(None), Post.next_attempt_at < overdue_before)

@@ -134,8 +134,12 @@ async def _run_jobs(ctx: AppContext, redis_url: str) -> None:
     (a real arq Worker on the same Redis, in burst mode: until no job is queued, deferred ones included)."""
     assert await sweep_posts({"app": ctx}) > 0
     pool = redis_client(redis_url)
+    functions = [
+        func(spec.function, name=spec.name, max_tries=spec.max_tries)  # type: ignore[arg-type]
+        for spec in registry.JOBS
+    ]
     worker = Worker(
-        [func(spec.function, name=spec.name, max_tries=spec.max_tries) for spec in registry.JOBS],  # type: ignore[arg-type]
+        functions,
         redis_pool=pool,
         burst=True,
         poll_delay=0.05,
