@@ -7,7 +7,8 @@ a Redis server of their own, every recovery setting at its default.
   90 s of the issue): no 500; every publishing request answers for its stored post; a worker started during
   the outage waits for Redis; once Redis is back (empty) every post is published and every `post.published`
   webhook delivered without the client sending anything again; both workers still run.
-- A worker SIGKILLed mid-publish (its `media_publish` sent): the post is published within 30 s, once.
+- A worker and an API SIGKILLed mid-publish (their `media_publish` sent): both posts are published within
+  30 s, once; the client's resend (same Idempotency-Key) answers the published post.
 - An Instagram 5xx storm and lost publish answers: every post published, none twice.
 
 After each test, every post in the database is published and the sandbox published each exactly once.
@@ -16,6 +17,7 @@ After each test, every post in the database is published and the sandbox publish
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import time
@@ -266,34 +268,55 @@ async def test_redis_down_while_posts_are_scheduled(deployment: Deployment) -> N
         await receiver.stop()
 
 
-async def test_a_worker_killed_mid_publish(deployment: Deployment) -> None:
+async def test_a_worker_and_an_api_killed_mid_publish(deployment: Deployment) -> None:
+    """A reel's worker and an API publishing a feed post inline are SIGKILLed while their `media_publish` is at
+    Instagram; Instagram completes both calls. A live worker takes both posts over and records them."""
     account = await deployment.connect("killed")
     async with deployment.sandbox() as sandbox:
-        armed = await sandbox.post("/control/holds", json={"endpoint": "media_publish", "count": 1})
+        armed = await sandbox.post("/control/holds", json={"endpoint": "media_publish", "count": 2})
         assert armed.status_code == 201, armed.text
         async with deployment.client("api-1") as client:
             body = {"account_id": account["id"], "video_url": "https://example.com/killed.mp4"}
             answer = await _publish(client, Answers(), "reels", body, key="killed", Prefer="respond-async")
-        db_id = int(answer["db_id"])
+        reel = int(answer["db_id"])
+        inline = {"account_id": account["id"], "image_url": "https://example.com/killed.jpg", "caption": "cut short"}
+        headers = {**auth_headers(), "Idempotency-Key": "killed-api"}
 
-        async def held() -> bool:
-            return bool((await sandbox.get("/control/holds")).json()["held"])
+        async def cut_short() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the API dies under the request
+                async with deployment.client("api-2") as client:
+                    await client.post(f"{API}/posts", headers=headers, json=inline)
 
-        await deployment.wait_until(held, timeout=60)
-        (runner,) = [name for name in WORKERS if _running_job(deployment.log_since_start(name), f"publish:{db_id}")]
+        request = asyncio.create_task(cut_short())
+
+        async def both_held() -> bool:
+            return len((await sandbox.get("/control/holds")).json()["held"]) == 2
+
+        await deployment.wait_until(both_held, timeout=60)
+        (runner,) = [name for name in WORKERS if _running_job(deployment.log_since_start(name), f"publish:{reel}")]
         deployment.kill(runner)
+        deployment.kill("api-2")
         killed_at = time.monotonic()
-        # Instagram goes on with the call the dead worker sent.
+        await request
+        # Instagram goes on with the calls the dead processes sent.
         released = await sandbox.post("/control/holds/release", json={"all": True})
         assert released.status_code < 300
 
-    await deployment.wait_published([db_id], timeout=KILL_RECOVERY_SECONDS)
-    took = time.monotonic() - killed_at
-    print(f"published {took:.1f} s after the kill")  # shown with -s
-    assert took <= KILL_RECOVERY_SECONDS
-    assert len(await deployment.published("killed")) == 1
-    deployment.start(runner)
-    await deployment.wait_ready(runner)
+    async with deployment.client("api-1") as client:
+        listed = await client.get(f"{API}/posts", params={"account_id": account["id"]}, headers=auth_headers())
+        (post,) = [p for p in listed.json()["posts"] if p["kind"] == "feed"]
+        await deployment.wait_published([reel, post["db_id"]], timeout=KILL_RECOVERY_SECONDS)
+        took = time.monotonic() - killed_at
+        print(f"published {took:.1f} s after the kills")  # shown with -s
+        assert took <= KILL_RECOVERY_SECONDS
+        # The client resends what it got no answer to: the same post, as published.
+        resent = await client.post(f"{API}/posts", headers=headers, json=inline)
+    assert resent.status_code == 201, resent.text
+    assert resent.json()["db_id"] == post["db_id"] and resent.headers["Idempotent-Replayed"] == "true"
+    assert len(await deployment.published("killed")) == 2
+    for name in (runner, "api-2"):
+        deployment.start(name)
+        await deployment.wait_ready(name)
     await deployment.assert_exactly_once()
 
 
