@@ -10,7 +10,7 @@ SUB ?= alice
 
 .PHONY: install run token test lint typecheck check-containers services worker sandbox bench bench-webhooks \
 	bench-profile clean \
-	postman postman-collection test-browser
+	postman postman-collection test-browser test-faults
 
 install: $(STAMP)
 
@@ -34,8 +34,9 @@ run: install
 token: install
 	@$(BIN)/python -m app token --sub "$(SUB)"
 
+# arq's worker under a supervisor that rides out Redis outages (plain `arq app.jobs.worker.WorkerSettings` exits).
 worker: install
-	$(BIN)/arq app.jobs.worker.WorkerSettings
+	$(BIN)/python -m app worker
 
 sandbox: install
 	$(BIN)/python -m app.sandbox --port 8100
@@ -61,6 +62,11 @@ services:
 
 test: install services lint
 	$(BIN)/pytest
+
+# The fault matrix alone (two APIs, two workers, a private PostgreSQL and Redis) with the 90 s Redis outage
+# of issue 9; `make test` runs it with a 20 s outage.
+test-faults: install services
+	FAULT_REDIS_OUTAGE_SECONDS=90 $(BIN)/pytest tests/reliability/test_fault_matrix.py -p no:cacheprovider -s
 
 # The Postman collection against a fresh service on a free port, with newman from postman/node_modules
 # (Node.js, npm and newman are installed on the first run).

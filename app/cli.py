@@ -108,7 +108,14 @@ def _rotate_keys(_args: argparse.Namespace) -> int:
     return asyncio.run(_with_context("rotate-keys", rotate_keys))
 
 
+def _worker(_args: argparse.Namespace) -> int:
+    from app.jobs.supervisor import run
+
+    return run()
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "worker": ("run the background worker (arq), which rides out Redis outages (needs REDIS_URL)", _worker),
     "token": ("print a development JWT for trying the API (Swagger UI: Authorize)", _token),
     "migrate": ("bring the database to the latest schema (alembic upgrade head)", _migrate),
     "refresh-insights": (

@@ -126,7 +126,8 @@ class Settings(UploadSettings):
     synthetic_media: bool | None = None
 
     worker_job_timeout_seconds: int = Field(default=120, ge=2)
-    publish_lease_seconds: int = Field(default=150, ge=2)
+    # Renewed every third of it while a runner works: how soon a dead runner's posts are taken over.
+    publish_lease_seconds: int = Field(default=15, ge=2)
     publish_reconcile_grace_seconds: float = Field(default=20.0, ge=0)
     publish_max_attempts: int = Field(default=8, ge=1)
     publish_retry_base_seconds: float = Field(default=30.0, gt=0)

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from arq import ArqRedis
 from fastapi import FastAPI
 
 from app.config import Settings, get_settings
@@ -18,6 +17,7 @@ from app.errors import install_error_handlers
 from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
 from app.jobs import registry
+from app.jobs.connection import redis_client
 from app.jobs.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from app.migrations import upgrade_to_head_async
 from app.observability.logging import configure_logging
@@ -43,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     in_process: InProcessJobQueue | None = None
     if settings.redis_url:
         # Connections are made on first use: the API starts (and /readyz can say so) while Redis is down.
-        redis = ArqRedis.from_url(settings.redis_url)
+        redis = redis_client(settings.redis_url)
         jobs = ArqJobQueue(redis)
     else:
         in_process = InProcessJobQueue(specs=registry.JOBS, crons=registry.CRONS)

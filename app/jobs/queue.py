@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from arq import ArqRedis, Retry
+from arq.constants import in_progress_key_prefix
 from arq.jobs import Job
 
 from app.jobs.crons import CronSpec, JobFunction
@@ -44,6 +45,11 @@ class JobQueue(Protocol):
         """Ask for `function(*args)`; False when a job with this id is already queued or running."""
         ...
 
+    async def release(self, job_id: str) -> bool:
+        """Forget that the job with this id is running (its runner is known to be dead), so that, still
+        queued, it runs again now; False when it was not marked running."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -58,6 +64,12 @@ class ArqJobQueue:
     ) -> bool:
         job: Job | None = await self.redis.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
         return job is not None
+
+    async def release(self, job_id: str) -> bool:
+        # arq marks a started job "in progress" for the worker-wide job timeout + 10 s and runs it nowhere
+        # else meanwhile; a SIGKILLed worker leaves the mark behind. Dropping it lets any worker run the
+        # job (still queued: a job leaves the queue only when it finishes) at its next poll.
+        return bool(await self.redis.delete(in_progress_key_prefix + job_id))
 
     async def aclose(self) -> None:
         return None
@@ -105,6 +117,10 @@ class InProcessJobQueue:
         running = _Running(task=asyncio.create_task(self._run(spec, job_id, args, delay), name=f"job:{job_id}"))
         self._running[job_id] = running
         return True
+
+    async def release(self, job_id: str) -> bool:
+        # Jobs run in this process die with it: a job of ours that is running is alive.
+        return False
 
     async def _run(self, spec: JobSpec, job_id: str, args: tuple[Any, ...], delay: float) -> None:
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from app.accounts.tasks import purge_oauth_states, refresh_tokens
 from app.events.tasks import deliver_webhook, sweep_webhooks
 from app.insights.tasks import refresh_insights
-from app.jobs.crons import CronSpec
+from app.jobs.crons import EVERY_FIVE_SECONDS, CronSpec
 from app.jobs.queue import JobSpec
-from app.publishing.tasks import post_first_comment, publish_post, sweep_posts
+from app.publishing.tasks import post_first_comment, publish_post, recover_posts, sweep_posts
 from app.uploads.tasks import expire_uploads
 
 JOBS: list[JobSpec] = [
@@ -23,6 +23,8 @@ JOBS: list[JobSpec] = [
 
 CRONS: list[CronSpec] = [
     CronSpec(sweep_posts, run_at_startup=True),
+    # A post whose runner died is published within seconds, not after arq's in-progress timeout.
+    CronSpec(recover_posts, seconds=EVERY_FIVE_SECONDS, quiet=True),
     CronSpec(sweep_webhooks, run_at_startup=True),
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),

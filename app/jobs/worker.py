@@ -1,7 +1,9 @@
-"""The arq worker: `arq app.jobs.worker.WorkerSettings` (`app.worker.WorkerSettings` still works).
+"""The arq worker's settings: `python -m app worker` runs them under the supervisor (`supervisor.py`), which
+keeps the worker running through Redis outages; `arq app.jobs.worker.WorkerSettings` still works, but exits
+when Redis goes away, as arq does.
 
 The same job functions the API runs in-process without Redis; `ctx["app"]` is an AppContext built once
-in `on_startup`. A heartbeat in Redis tells /readyz the worker is alive.
+in `on_startup`. A heartbeat in Redis tells /readyz the worker is alive and polling.
 """
 
 from __future__ import annotations
@@ -18,23 +20,36 @@ from arq.cron import CronJob
 from app.config import get_settings
 from app.context import build_context
 from app.jobs import registry
+from app.jobs.crons import QuietCrons
 from app.jobs.heartbeat import HEARTBEAT_INTERVAL_SECONDS, beat
 from app.jobs.queue import ArqJobQueue
 from app.observability.logging import configure_logging
 
 logger = logging.getLogger(__name__)
 
+# Set by the supervisor while arq's loop is polling (False while it waits for Redis): the heartbeat says
+# "polling", not merely "the process is alive".
+POLLING = "polling"
+
 
 async def _heartbeat_loop(ctx: dict[str, Any]) -> None:
     while True:
-        with contextlib.suppress(Exception):
-            await beat(ctx["redis"])
+        if ctx.get(POLLING, True):
+            with contextlib.suppress(Exception):
+                await beat(ctx["redis"])
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
+    """Build the context once: the supervisor runs arq's main loop again after a Redis outage, and arq
+    calls this each time."""
+    if "app" in ctx:
+        return
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    quiet = [spec.name for spec in registry.CRONS if spec.quiet]
+    if quiet:
+        logging.getLogger("arq.worker").addFilter(QuietCrons(quiet))
     # No in-process sandbox here: in sandbox mode the worker reaches the API's emulator over HTTP.
     ctx["app"] = build_context(settings, jobs=ArqJobQueue(ctx["redis"]), redis=ctx["redis"], role="worker")
     ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx))
@@ -66,7 +81,7 @@ def _crons() -> list[CronJob]:
             name=spec.name,
             hour=set(spec.hours) if spec.hours is not None else None,
             minute=set(spec.minutes) if spec.minutes is not None else None,
-            second=0,
+            second=set(spec.seconds),
             run_at_startup=spec.run_at_startup,
             unique=True,
             max_tries=1,

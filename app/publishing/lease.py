@@ -2,13 +2,20 @@
 
 The lease is two columns (`lease_owner`, `lease_until`). Claiming is one atomic UPDATE; each write of the
 state machine renews it, and a final state (or a wait handed back to the queue) gives it up in the same
-write. A runner that crashed simply lets its lease run out (PUBLISH_LEASE_SECONDS), and the sweeper hands
-the post to the next one. No transaction is ever held across a call to Instagram: each write is its own.
+write. While a runner works, `kept_alive` renews its leases every third of PUBLISH_LEASE_SECONDS (15 s), so
+a lease runs out only when its runner is gone: a SIGKILLed worker or API process is noticed within seconds,
+and the recovery (`recovery.py`, every 5 s) hands its posts to the next runner. No transaction is ever held
+across a call to Instagram: each write is its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypedDict, Unpack
@@ -23,6 +30,8 @@ from app.events.models import Event
 from app.publishing import repository
 from app.publishing.models import FINAL_STATUSES, Post
 from app.publishing.outcomes import Outcome
+
+logger = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -138,3 +147,47 @@ def hold_new(post: Post, owner: str, lease_seconds: float) -> None:
     post.lease_owner = owner
     post.lease_until = utcnow() + timedelta(seconds=lease_seconds)
     post.attempts = 1
+
+
+@asynccontextmanager
+async def kept_alive(
+    sessionmaker: async_sessionmaker[AsyncSession], owner: str, post_ids: Sequence[int], lease_seconds: float
+) -> AsyncIterator[None]:
+    """Renew `owner`'s leases on these posts every third of the lease while the block runs: a slow call to
+    Instagram never lets the lease run out under a live runner, and a dead runner's lease runs out within
+    `lease_seconds`. A run shorter than a third of the lease writes nothing more (its own writes renew)."""
+    if not post_ids:
+        yield
+        return
+    done = asyncio.Event()
+    keeper = asyncio.create_task(_keep(sessionmaker, owner, list(post_ids), lease_seconds, done))
+    try:
+        yield
+    finally:
+        # Stopped, not cancelled: a renewal under way finishes its transaction.
+        done.set()
+        await keeper
+
+
+async def _keep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    owner: str,
+    post_ids: list[int],
+    lease_seconds: float,
+    done: asyncio.Event,
+) -> None:
+    while not done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), lease_seconds / 3)
+            return
+        try:
+            async with unit_of_work(sessionmaker) as session:
+                held = await repository.renew_leases(
+                    session, post_ids, owner, utcnow() + timedelta(seconds=lease_seconds)
+                )
+        except Exception as exc:
+            # The database is unreachable: so is it for any other runner; try again at the next turn.
+            logger.warning("lease not renewed", extra={"post_ids": post_ids, "error": type(exc).__name__})
+            continue
+        if held == 0:
+            return  # every post is final, handed back, or taken over: nothing left to keep

@@ -150,6 +150,17 @@ async def update_leased(session: AsyncSession, post_id: int, owner: str, values:
     return _changed(result) == 1
 
 
+async def renew_leases(session: AsyncSession, post_ids: Sequence[int], owner: str, lease_until: datetime) -> int:
+    """Extend `owner`'s lease on those of the posts it still holds; how many those are."""
+    result = await session.execute(
+        update(Post)
+        .where(Post.id.in_(post_ids), Post.lease_owner == owner)
+        .values(lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return _changed(result)
+
+
 async def set_permalink(session: AsyncSession, post_id: int, permalink: str) -> None:
     await session.execute(update(Post).where(Post.id == post_id).values(permalink=permalink))
 

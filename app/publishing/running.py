@@ -4,24 +4,31 @@ Feed posts, stories and carousels run the state machine inside the request; reel
 `Prefer: respond-async` requests are handed to the job queue. A post that must wait (video processing, a
 grace period) continues as a deferred job while the request waits up to PUBLISH_WAIT_SECONDS /
 REEL_WAIT_SECONDS for it. Jobs are only ever enqueued for posts already committed.
+
+Once recorded, a post exists whatever happens to the job queue: when Redis cannot be reached, the post is
+answered as if queued (202 with its `db_id`) and the sweepers enqueue it once Redis is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
+from app.outages import which_dependency
 from app.publishing import repository, uploaded
-from app.publishing.lease import Claimed
+from app.publishing.lease import Claimed, kept_alive
 from app.publishing.media_items import asset_ids
 from app.publishing.models import FINAL_STATUSES, Post, PostKind, PostStatus
 from app.publishing.outcomes import Mode
 from app.publishing.preparation import prepare_or_refuse
 from app.publishing.schemas import stored_request
 from app.publishing.state_machine import advance_post, run_claimed
+
+logger = logging.getLogger(__name__)
 
 PUBLISH_JOB = "publish_post"
 # Prepared images live this long past the post's time; a failed post re-prepares them on retry if gone.
@@ -42,6 +49,20 @@ async def enqueue(ctx: AppContext, post_id: int, *, at: datetime | None = None) 
     return await ctx.jobs.enqueue(PUBLISH_JOB, post_id, job_id=job_id(post_id), defer_until=at)
 
 
+async def hand_over(ctx: AppContext, post_id: int, *, at: datetime | None = None) -> bool:
+    """Give a recorded post to the job queue; False when Redis is unreachable. The post is safe in the
+    database either way: the sweepers enqueue it once Redis answers again (every 5 s and every minute,
+    and as soon as a worker reconnects), so the request answers for the stored post instead of failing."""
+    try:
+        await enqueue(ctx, post_id, at=at)
+    except Exception as exc:
+        if which_dependency(exc) != "redis":
+            raise
+        logger.warning("job queue unreachable: the sweeper will enqueue the post", extra={"post_id": post_id})
+        return False
+    return True
+
+
 async def start(
     ctx: AppContext,
     posts: Sequence[Post],
@@ -60,12 +81,14 @@ async def start(
     waiting: list[int] = []
 
     async def start_one(post: Post) -> Post | None:
-        """The post as it is after starting, or None when it must be read again after waiting."""
+        """The post as it is after starting, or None when it must be read again after waiting.
+        A post the queue could not take is not waited for: nothing would run it meanwhile."""
         if post.status == PostStatus.SCHEDULED:
-            await enqueue(ctx, post.id, at=post.scheduled_at)
+            await hand_over(ctx, post.id, at=post.scheduled_at)
             return post
         if not runs_inline(post.kind, respond_async=respond_async):
-            await enqueue(ctx, post.id)
+            if not await hand_over(ctx, post.id):
+                return post
             waiting.append(post.id)
             return post if respond_async else None
         async with semaphore:
@@ -74,12 +97,16 @@ async def start(
                 run_claimed(ctx, claimed, Mode.INLINE) if claimed else advance_post(ctx, post.id, Mode.INLINE)
             )
         if outcome.kind in ("deferred", "busy"):
-            await enqueue(ctx, post.id, at=utcnow() + timedelta(seconds=outcome.defer_seconds))
-            waiting.append(post.id)
+            if await hand_over(ctx, post.id, at=utcnow() + timedelta(seconds=outcome.defer_seconds)):
+                waiting.append(post.id)
             return None
         return outcome.post
 
-    started = await asyncio.gather(*(start_one(post) for post in posts))
+    # The posts the request holds (all under one owner: the record phase's) keep their leases while they
+    # wait for their turn (a batch bigger than BATCH_CONCURRENCY) and while they run.
+    owner = next(iter(claims.values())).owner if claims else ""
+    async with kept_alive(ctx.sessionmaker, owner, list(claims), ctx.settings.publish_lease_seconds):
+        started = await asyncio.gather(*(start_one(post) for post in posts))
     if waiting and not respond_async:
         reel = any(post.kind == PostKind.REEL for post in posts)
         budget = ctx.settings.reel_wait_seconds if reel else ctx.settings.publish_wait_seconds

@@ -40,10 +40,12 @@ __all__ = ["Mode", "Outcome", "advance_post", "run_claimed"]
 
 async def advance_post(ctx: AppContext, post_id: int, mode: Mode) -> Outcome:
     """Take the post as far as it can go now; say whether it is published, failed or must be resumed."""
-    claimed = await lease.claim(ctx.sessionmaker, post_id, ctx.settings.publish_lease_seconds)
+    seconds = ctx.settings.publish_lease_seconds
+    claimed = await lease.claim(ctx.sessionmaker, post_id, seconds)
     if isinstance(claimed, Outcome):
         return claimed
-    return await run_claimed(ctx, claimed, mode)
+    async with lease.kept_alive(ctx.sessionmaker, claimed.owner, [post_id], seconds):
+        return await run_claimed(ctx, claimed, mode)
 
 
 async def run_claimed(ctx: AppContext, claimed: Claimed, mode: Mode) -> Outcome:

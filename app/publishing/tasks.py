@@ -1,4 +1,5 @@
-"""Publishing jobs: `publish_post` (one post forward; deferred with arq.Retry) and the minute sweeper."""
+"""Publishing jobs: `publish_post` (one post forward; deferred with arq.Retry), the minute sweeper and the
+recovery of posts whose runner died (every 5 s)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.publishing import comment_queries, first_comment, repository
 from app.publishing.outcomes import Mode
+from app.publishing.recovery import recover_abandoned
 from app.publishing.running import enqueue
 from app.publishing.state_machine import advance_post
 
@@ -72,3 +74,8 @@ async def sweep_posts(ctx: dict[str, Any]) -> int:
     if enqueued:
         logger.info("sweeper enqueued posts", extra={"count": enqueued})
     return enqueued
+
+
+async def recover_posts(ctx: dict[str, Any]) -> int:
+    """Every 5 seconds: posts whose runner died (its lease ran out) go to a live worker (see `recovery`)."""
+    return len(await recover_abandoned(ctx["app"]))

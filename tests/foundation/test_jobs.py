@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from arq import Retry
 
-from app.jobs.crons import CronSpec
+from app.jobs import registry
+from app.jobs.crons import EVERY_FIVE_SECONDS, CronSpec, QuietCrons
 from app.jobs.queue import InProcessJobQueue, JobSpec
 
 
@@ -27,6 +29,28 @@ def test_cron_next_run() -> None:
     assert every_minute.next_run(datetime(2026, 11, 27, 5, 59, 30, tzinfo=UTC)) == datetime(
         2026, 11, 27, 6, 0, tzinfo=UTC
     )
+    every_five_seconds = CronSpec(refresh, seconds=EVERY_FIVE_SECONDS)
+    assert every_five_seconds.next_run(datetime(2026, 11, 27, 5, 59, 52, 500, tzinfo=UTC)) == datetime(
+        2026, 11, 27, 5, 59, 55, tzinfo=UTC
+    )
+    assert every_five_seconds.next_run(datetime(2026, 11, 27, 5, 59, 55, tzinfo=UTC)) == datetime(
+        2026, 11, 27, 6, 0, 0, tzinfo=UTC
+    )
+
+
+def test_a_frequent_cron_is_not_logged_run_by_run() -> None:
+    """arq's start and end lines of the 5-second recovery are dropped; its failures and other jobs stay."""
+    quiet = QuietCrons([spec.name for spec in registry.CRONS if spec.quiet])
+    assert quiet.names == {"recover_posts"}
+
+    def line(level: int, message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("arq.worker", level, __file__, 1, message, args, None)
+
+    assert not quiet.filter(line(logging.INFO, "%6.2fs → %s(%s)%s", 1.0, "recover_posts", "", ""))
+    assert not quiet.filter(line(logging.INFO, "%6.2fs ← %s ● %s", 0.0, "recover_posts", 0))
+    assert quiet.filter(line(logging.INFO, "%6.2fs → %s(%s)%s", 0.1, "sweep_posts", "", ""))
+    assert quiet.filter(line(logging.INFO, "%6.2fs → %s(%s)%s", 0.1, "publish:7:publish_post", "7", ""))
+    assert quiet.filter(line(logging.ERROR, "%6.2fs ! %s failed, %s: %s", 0.1, "recover_posts", "OSError", ""))
 
 
 async def test_duplicates_are_refused_and_retries_defer() -> None:

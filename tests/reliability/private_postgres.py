@@ -15,6 +15,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.migrations import upgrade_to_head_async
 from tests.worker.stack import free_port
 
 
@@ -52,6 +56,16 @@ class Cluster:
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.datadir / "data"), "-m", "immediate", "-w", "stop")
+
+    async def migrated_database(self, name: str = "app") -> str:
+        """A new database on the cluster, at the latest schema; its URL."""
+        admin = create_async_engine(self.url, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin.dispose()
+        url = self.url.rsplit("/", 1)[0] + f"/{name}"
+        await upgrade_to_head_async(url)
+        return url
 
 
 def available() -> bool:

@@ -1,4 +1,5 @@
-"""A lost or refused database or Redis connection answers 503 `unavailable` with Retry-After, never 500.
+"""A lost or refused database answers 503 `unavailable` with Retry-After, never 500; a post stored while
+Redis is down answers as stored (202 with its db_id) and is published once Redis is back.
 
 The dependencies go away for real: the app reaches PostgreSQL and Redis through a loopback proxy that the
 test stops (new connections refused, open ones reset) and starts again, or through a closed port.
@@ -6,6 +7,7 @@ test stops (new connections refused, open ones reset) and starts again, or throu
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,11 +15,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest_asyncio
+from arq import func
+from arq.worker import Worker
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
+from app.context import AppContext
+from app.jobs import registry
+from app.jobs.connection import redis_client
+from app.main import app_context
+from app.publishing.tasks import sweep_posts
 from tests.conftest import REDIS_TEST_URL, auth_headers, make_settings, running_app
 from tests.reliability.tcp_proxy import TcpProxy
-from tests.support import API, connect_account, future
+from tests.support import API, connect_account, future, published
 
 
 def _via(url: str, port: int) -> str:
@@ -107,16 +117,118 @@ class TestDatabase:
                 assert (await client.get(f"{API}/accounts")).status_code == 401
 
 
+@pytest_asyncio.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    target = urlsplit(REDIS_TEST_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    await proxy.start()
+    redis = Redis.from_url(REDIS_TEST_URL)
+    await redis.flushdb()
+    await redis.aclose()
+    yield proxy
+    await proxy.stop()
+
+
+async def _run_jobs(ctx: AppContext, redis_url: str) -> None:
+    """What the worker does once Redis answers again: its sweeper enqueues what is due, arq runs it
+    (a real arq Worker on the same Redis, in burst mode: until no job is queued, deferred ones included)."""
+    assert await sweep_posts({"app": ctx}) > 0
+    pool = redis_client(redis_url)
+    functions = [
+        func(spec.function, name=spec.name, max_tries=spec.max_tries)  # type: ignore[arg-type]
+        for spec in registry.JOBS
+    ]
+    worker = Worker(
+        functions,
+        redis_pool=pool,
+        burst=True,
+        poll_delay=0.05,
+        handle_signals=False,
+        ctx={"app": ctx},
+    )
+    try:
+        await asyncio.wait_for(worker.async_run(), 60)
+    finally:
+        await pool.aclose()
+
+
 class TestRedis:
-    async def test_a_refused_redis_answers_503_where_a_request_needs_it(self, pg_database_url: str) -> None:
-        redis_url = _via(REDIS_TEST_URL, _closed_port())
-        async with running_app(make_settings(pg_database_url, redis_url=redis_url)) as (_, client):
+    async def test_posts_stored_while_redis_is_down_answer_202_and_are_published_once_it_is_back(
+        self, pg_database_url: str, redis_proxy: TcpProxy
+    ) -> None:
+        """Every publishing entry point that hands posts to the queue, with Redis refusing connections:
+        the posts are stored, so each answers its normal 202 with the post's db_id (never a 503 for a
+        post that exists). Nothing reaches Redis meanwhile; once it is back the sweeper enqueues them and
+        they are published, each once, without the client sending anything again."""
+        redis_url = _via(REDIS_TEST_URL, redis_proxy.port)
+        async with running_app(make_settings(pg_database_url, redis_url=redis_url)) as (app, client):
             account = await connect_account(client)
-            body = {
-                "account_id": account["id"],
-                "image_url": "https://example.com/a.jpg",
-                "scheduled_at": future(hours=1),
-            }
-            assert_unavailable(await client.post(f"{API}/posts", headers=auth_headers(), json=body))
-            # What needs only the database keeps working.
-            assert (await client.get(f"{API}/accounts", headers=auth_headers())).status_code == 200
+            other = await connect_account(client, "jane_doe")
+            headers = auth_headers()
+            later = future(seconds=3)
+            image = "https://example.com/a.jpg"
+            await redis_proxy.stop()
+
+            asynchronous = {**headers, "Prefer": "respond-async"}
+            requests: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+                ("posts", headers, {"account_id": account["id"], "image_url": image, "scheduled_at": later}),
+                ("reels", headers, {"account_id": account["id"], "video_url": "https://example.com/r.mp4"}),
+                ("posts", asynchronous, {"account_id": account["id"], "image_url": "https://example.com/b.jpg"}),
+                ("stories", asynchronous, {"account_id": account["id"], "image_url": "https://example.com/s.jpg"}),
+                (
+                    "carousels",
+                    asynchronous,
+                    {
+                        "account_id": account["id"],
+                        "items": [{"image_url": "https://example.com/c1.jpg"}, {"image_url": image}],
+                    },
+                ),
+            ]
+            db_ids: list[int] = []
+            for endpoint, request_headers, body in requests:
+                response = await client.post(f"{API}/{endpoint}", headers=request_headers, json=body)
+                assert response.status_code == 202, (endpoint, response.text)
+                answer = response.json()
+                assert answer["status"] in ("scheduled", "pending"), answer
+                assert response.headers["Location"].endswith(f"/posts/{answer['db_id']}")
+                db_ids.append(answer["db_id"])
+
+            batch = {"image_url": "https://example.com/batch.jpg", "scheduled_at": later}
+            keyed = {**headers, "Idempotency-Key": "redis-down-batch"}
+            response = await client.post(f"{API}/batch-post", headers=keyed, json=batch)
+            assert response.status_code == 207, response.text
+            results = response.json()
+            assert {r["account_id"] for r in results} == {account["id"], other["id"]}
+            assert all(r["status"] == "scheduled" and r["db_id"] for r in results), results
+            db_ids += [r["db_id"] for r in results]
+            # The same key again while Redis is still down: the same posts, nothing new.
+            replay = await client.post(f"{API}/batch-post", headers=keyed, json=batch)
+            assert replay.status_code == 207
+            assert [r["db_id"] for r in replay.json()] == [r["db_id"] for r in results]
+
+            # A post published inside the request needs no Redis at all.
+            inline = await client.post(
+                f"{API}/posts", headers=headers, json={"account_id": other["id"], "image_url": image}
+            )
+            assert inline.status_code == 201, inline.text
+
+            for db_id in db_ids:
+                stored = await client.get(f"{API}/posts/{db_id}", headers=headers)
+                assert stored.status_code == 200
+                assert stored.json()["status"] in ("scheduled", "pending")
+            assert len(await published(client)) == 1  # only the inline post
+
+            await redis_proxy.start()
+            redis = Redis.from_url(REDIS_TEST_URL)
+            try:
+                assert await redis.zcard("arq:queue") == 0, "nothing reached Redis while it was down"
+            finally:
+                await redis.aclose()
+            await _run_jobs(app_context(app), redis_url)
+
+            for db_id in db_ids:
+                state = (await client.get(f"{API}/posts/{db_id}", headers=headers)).json()
+                assert state["status"] == "published", state
+            media = await published(client)
+            assert len(media) == len(db_ids) + 1
+            assert len({item["container_id"] for item in media}) == len(media)  # each published once

@@ -14,10 +14,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.migrations import upgrade_to_head_async
 from tests.conftest import auth_headers, make_settings, running_app
 from tests.reliability.private_postgres import available, private_cluster
 from tests.support import API, connect_account
@@ -29,12 +26,7 @@ RECOVERY_SECONDS = 5.0
 
 async def test_a_restart_under_load_answers_503_never_500_and_recovers() -> None:
     with private_cluster() as cluster:
-        admin = create_async_engine(cluster.url, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as connection:
-            await connection.execute(text("CREATE DATABASE app"))
-        await admin.dispose()
-        url = cluster.url.rsplit("/", 1)[0] + "/app"
-        await upgrade_to_head_async(url)
+        url = await cluster.migrated_database()
 
         async with running_app(make_settings(url, database_pool_size=4)) as (_, client):
             account = await connect_account(client)

@@ -126,7 +126,7 @@ class Stack:
                 "warning",
             ],
             "api": self.uvicorn_command("app.main:app", self.api_port),
-            "worker": [sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"],
+            "worker": [sys.executable, "-m", "app", "worker"],
         }
 
     def start(self, name: str) -> None:
