@@ -1,8 +1,10 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.accounts.models import Account, AccountStatus, OAuthStateUse
+from app.comments.models import Comment, Mention
 from app.db import Base
 from app.events.models import Event, WebhookDelivery, WebhookEndpoint
+from app.inbound.models import DataDeletionRequest, InboundDelivery
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.publishing.models import IdempotencyKey, MediaAsset, Post, PostAsset, PostKind, PostStatus
 from app.uploads.models import PostUpload, Upload
@@ -12,9 +14,13 @@ __all__ = [
     "AccountStatus",
     "AnalyticsSnapshot",
     "Base",
+    "Comment",
+    "DataDeletionRequest",
     "Event",
     "IdempotencyKey",
+    "InboundDelivery",
     "MediaAsset",
+    "Mention",
     "OAuthStateUse",
     "Post",
     "PostAnalytics",

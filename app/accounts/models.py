@@ -45,6 +45,10 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20), default=AccountStatus.ACTIVE)
     status_reason: Mapped[str | None] = mapped_column(Text)
     disconnected_at: Mapped[datetime | None]
+    # Instagram webhooks for this account (`POST /me/subscribed_apps`): "subscribed" or "failed" (retried by the
+    # token job), NULL before the first attempt. A failure never fails the connection.
+    webhook_subscription: Mapped[str | None] = mapped_column(String(16))
+    webhook_subscription_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
