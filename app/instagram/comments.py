@@ -11,6 +11,8 @@ Retries follow what each call does twice:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.instagram.calls import GraphCalls, id_of, segment
 from app.instagram.errors import BadRequest, InstagramError
 from app.instagram.models import CommentPage, InstagramComment, parse_success
@@ -35,6 +37,12 @@ def _check_message(message: str) -> str:
     if len(message) > MAX_COMMENT_CHARS:
         raise ValueError(f"message must be at most {MAX_COMMENT_CHARS} characters")
     return message
+
+
+def _owner_id(body: object) -> str | None:
+    owner = body.get("owner") if isinstance(body, Mapping) else None
+    value = owner.get("id") if isinstance(owner, Mapping) else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and str(value) else None
 
 
 class CommentCalls(GraphCalls):
@@ -63,6 +71,26 @@ class CommentCalls(GraphCalls):
             token,
             params={"fields": DETAIL_FIELDS},
             parse=InstagramComment.model_validate,
+        )
+
+    async def list_replies(
+        self, token: str, comment_id: str, *, limit: int = 50, after: str | None = None
+    ) -> CommentPage:
+        """One page of a comment's replies, oldest first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        params = {"fields": _NODE_FIELDS, "limit": str(limit)}
+        if after is not None:
+            params["after"] = after
+        return await self._graph_get(
+            "list_replies", f"{segment(comment_id)}/replies", token, params=params, parse=CommentPage.from_api
+        )
+
+    async def get_media_owner(self, token: str, media_id: str) -> str | None:
+        """The id of the account that owns a media; None when Instagram does not say (not the token's media:
+        Instagram names the owner only to the owner)."""
+        return await self._graph_get(
+            "get_media_owner", segment(media_id), token, params={"fields": "id,owner{id}"}, parse=_owner_id
         )
 
     async def create_comment(self, token: str, media_id: str, message: str) -> str:
