@@ -10,7 +10,15 @@ from app.auth.dependencies import CurrentUser
 from app.comments import flows
 from app.dependencies import ContextDep, SessionDep
 
-CommentIdPath = Annotated[str, Path(description="Instagram's comment id (`comment_id` in the answers)")]
+CommentIdPath = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=r"^[0-9A-Za-z_]+$",
+        description="Instagram's comment id (`comment_id` in the answers)",
+        examples=["17858893269000001"],
+    ),
+]
 
 
 async def owned_comment(

@@ -25,7 +25,8 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Makes a retry safe. Any unique string (a UUID): the same key and body again (a retry after a "
-        "timeout) comments nothing more and answers the first answer (`Idempotent-Replayed: true`); while the first "
+        "timeout, **Execute** pressed twice) comments nothing more and answers the first answer "
+        "(`Idempotent-Replayed: true`); while the first "
         "request is still running it answers 409 with Retry-After. The same key with another body answers 409. Kept "
         "24 hours. Without a key, two identical requests are two comments.",
         openapi_examples={"generated": {"summary": "a freshly generated UUID", "value": str(uuid.uuid4())}},
@@ -156,7 +157,7 @@ async def hide_comment(session: SessionDep, ctx: ContextDep, owned: OwnedComment
     "/comments/{comment_id}",
     summary="Delete a comment",
     response_model=CommentDeleted,
-    responses=error_responses(401, 404, 429, 502, examples={404: _COMMENT_NOT_FOUND}),
+    responses=error_responses(400, 401, 404, 429, 502, examples={404: _COMMENT_NOT_FOUND}),
 )
 async def delete_comment(session: SessionDep, ctx: ContextDep, owned: OwnedComment) -> CommentDeleted:
     """Delete a comment on one of the caller's posts, with its replies. A comment Instagram already lost counts as

@@ -231,10 +231,10 @@ class TestOwnership(OnPostgres):
         assert (snapshot["hidden"], snapshot["deleted"], snapshot["replies"]) == (False, False, [])
         assert [c.deleted_at for c in await stored(app, comment_id)] == [None]
 
-    async def test_an_id_that_is_not_a_comment_id_is_404(self, client: httpx.AsyncClient, make: Factory) -> None:
+    async def test_an_id_that_cannot_be_a_comment_id_is_400(self, client: httpx.AsyncClient, make: Factory) -> None:
         await make.connected_account()
         response = await client.delete(f"{API}/comments/not%20an%20id", headers=auth_headers())
-        assert response.status_code == 404 and response.json()["error"] == "Comment not found"
+        assert response.status_code == 400 and "comment_id" in response.json()["error"]
 
 
 class TestFailures(OnPostgres):
