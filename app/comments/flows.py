@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import instagram as ig
 from app.accounts import flows as accounts_flows
 from app.accounts import service as accounts_service
-from app.accounts.models import Account, AccountStatus
+from app.accounts.models import Account
 from app.comments import service
 from app.comments.models import Comment
 from app.comments.schemas import CommentCreated, CommentOut, CommentsPage
@@ -107,12 +107,11 @@ async def owned_comment(session: AsyncSession, ctx: AppContext, user_id: str, co
 
 
 async def _owned_on_instagram(session: AsyncSession, ctx: AppContext, user_id: str, comment_id: str) -> OwnedComment:
-    """Ask Instagram with each of the caller's usable accounts; the first that shows the comment on its own
+    """Ask Instagram with each of the caller's connected accounts; the first that shows the comment on its own
     media owns it. When none does and one failed (a dead token, Instagram down), that failure is the answer."""
     failure: AppError | None = None
+    # An account that needs reconnecting cannot be asked: its 401 is the answer if no other account has the comment.
     for account in await accounts_service.list_active(session, user_id):
-        if account.status != AccountStatus.ACTIVE or account.access_token_encrypted is None:
-            continue
         try:
             live = await _comment_on_own_media(session, ctx, account, comment_id)
         except AppError as exc:

@@ -308,6 +308,21 @@ class TestFailures(OnPostgres):
         listed = await client.get(f"{API}/{post.id}/comments", headers=auth_headers())
         assert listed.status_code == 401
 
+    async def test_an_unknown_comment_of_an_account_to_reconnect_asks_to_reconnect(
+        self, app_and_client: tuple[FastAPI, httpx.AsyncClient], make: Factory
+    ) -> None:
+        app, client = app_and_client
+        _, post = await _published(make)
+        assert post.media_id is not None
+        await client.post("/sandbox/control/revoke", json={"username": "john_doe"})
+        await client.get(f"{API}/{post.id}/comments", headers=auth_headers())  # marks the account needs_reauth
+        comment_id = fan_comment(app, post.media_id)
+
+        response = await client.delete(f"{API}/comments/{comment_id}", headers=auth_headers())
+
+        assert response.status_code == 401 and response.json()["code"] == "instagram_reauth_required"
+        assert (await in_sandbox(client, comment_id))["deleted"] is False
+
 
 class TestIdempotentReplies:
     async def test_a_replay_answers_the_first_answer_and_replies_once(
