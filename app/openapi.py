@@ -4,7 +4,8 @@ API_PREFIX = "/api/sns/instagram"
 
 API_DESCRIPTION = """
 Connect Instagram professional accounts, publish feed posts, stories, reels and carousels (now, later,
-or to many accounts at once) exactly once, read account info and media, and follow post insights.
+or to many accounts at once) exactly once, read account info and media, follow post insights, and answer and
+moderate the comments on your posts.
 
 **Authentication.** Every route under `/api/sns/instagram` except the OAuth callback needs
 `Authorization: Bearer <JWT>` from your web application (HS256 with `JWT_SECRET` by default; `sub` is
@@ -14,8 +15,8 @@ token alone (without `Bearer `).
 **Errors** are always `{"error": "<sentence>"}`, sometimes with `code`, `action`, `auth_url`,
 `details` or `retry_after`. Records of another user answer 404.
 
-**Retries.** Send an `Idempotency-Key` header on every publishing POST: the same key and body answer
-the first answer again and publish nothing more.
+**Retries.** Send an `Idempotency-Key` header on every publishing POST, comment and reply: the same key and
+body answer the first answer again and publish or comment nothing more.
 
 **Sandbox.** Without Instagram app credentials the service runs against a built-in emulator of the
 Instagram Platform API mounted at `/sandbox`: connect any username on its consent page, and use media
@@ -37,6 +38,11 @@ OPENAPI_TAGS = [
         "description": "Upload an image or a video instead of hosting it: its `upload_id` goes wherever a URL does.",
     },
     {"name": "insights", "description": "Post and account insights, with stored history."},
+    {
+        "name": "comments",
+        "description": "Comments on your posts: read live with replies (stored, answered stale when Instagram "
+        "fails), comment, reply, hide or show, delete.",
+    },
     {
         "name": "webhooks",
         "description": "Signed events (Standard Webhooks) POSTed to your URLs; the payloads are under `webhooks`.",

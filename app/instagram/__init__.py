@@ -4,6 +4,7 @@ A standalone library: nothing here imports from the rest of `app/`. See docs/ins
 """
 
 from app.instagram.client import InstagramClient
+from app.instagram.comments import object_missing
 from app.instagram.config import InstagramConfig
 from app.instagram.errors import (
     BadRequest,
@@ -25,6 +26,7 @@ from app.instagram.errors import (
 )
 from app.instagram.metrics import DEPRECATED_METRICS, MEDIA_INSIGHT_METRICS, media_insight_metrics
 from app.instagram.models import (
+    CommentMedia,
     CommentPage,
     ContainerStatus,
     ContainerStatusCode,
@@ -43,6 +45,7 @@ __all__ = [
     "DEPRECATED_METRICS",
     "MEDIA_INSIGHT_METRICS",
     "BadRequest",
+    "CommentMedia",
     "CommentPage",
     "ContainerNotFound",
     "ContainerNotReady",
@@ -75,4 +78,5 @@ __all__ = [
     "UserTag",
     "classify_error",
     "media_insight_metrics",
+    "object_missing",
 ]

@@ -172,6 +172,13 @@ class CommentAuthor(_ApiModel):
     username: str | None = None
 
 
+class CommentMedia(_ApiModel):
+    """The media a comment is on (the comment's `media` field)."""
+
+    id: str
+    media_product_type: str | None = None
+
+
 class InstagramComment(_ApiModel):
     """A comment on a media object, or a reply to one (`parent_id`), with its first replies when asked for."""
 
@@ -183,6 +190,7 @@ class InstagramComment(_ApiModel):
     hidden: bool | None = None
     parent_id: str | None = None
     author: CommentAuthor | None = Field(default=None, alias="from")
+    media: CommentMedia | None = None
     replies: list[InstagramComment] = []
 
     @field_validator("timestamp")

@@ -87,6 +87,15 @@ _EDGES: dict[tuple[str, str, bool], tuple[str, Handler, str | None]] = {
     ("POST", "comments", False): ("comment_create", comments.create_comment, auth.COMMENTS_SCOPE),
 }
 
+# (method, edge) on a comment's id → (endpoint name, handler); every one needs the comments scope.
+_COMMENT_ROUTES: dict[tuple[str, str | None], tuple[str, Handler]] = {
+    ("GET", None): ("comment_get", comments.get_comment),
+    ("POST", None): ("comment_hide", comments.hide_comment),
+    ("DELETE", None): ("comment_delete", comments.delete_comment),
+    ("GET", "replies"): ("comment_replies", comments.list_replies),
+    ("POST", "replies"): ("reply_create", comments.create_reply),
+}
+
 
 def resolve(
     sandbox: Sandbox, method: str, segments: list[str], params: dict[str, str], own_ids: frozenset[str]
@@ -104,6 +113,8 @@ def resolve(
     if edge is None and node == "refresh_access_token" and method == "GET":
         return GraphRoute("refresh_token", _refresh_token, authenticated=False)
     world = sandbox.world
+    if node in world.comments:
+        return _comment_route(method, node, edge)
     is_user = node == "me" or world.find_user(node) is not None or node in own_ids
     if edge is None:
         if method != "GET":
@@ -124,6 +135,17 @@ def resolve(
         return GraphRoute(endpoint, handler, node, scope=scope, variant=variant)
     if is_user and method == "GET":
         return GraphRoute("unknown", _failing(nonexisting_field(edge, "User")), node)
+    return GraphRoute("unknown", _failing(unsupported_request(method, node)), node)
+
+
+def _comment_route(method: str, node: str, edge: str | None) -> GraphRoute:
+    """A comment's node and its `replies` edge (a deleted comment is no longer in the world: 100/33)."""
+    comment_route = _COMMENT_ROUTES.get((method, edge))
+    if comment_route is not None:
+        endpoint, handler = comment_route
+        return GraphRoute(endpoint, handler, node, scope=auth.COMMENTS_SCOPE)
+    if method == "GET" and edge is not None:
+        return GraphRoute("unknown", _failing(nonexisting_field(edge, "IGComment")), node)
     return GraphRoute("unknown", _failing(unsupported_request(method, node)), node)
 
 

@@ -84,6 +84,8 @@ class World:
         # Comments and replies by id; each media's top-level comment ids, oldest first.
         self.comments: dict[str, Comment] = {}
         self.media_comments: dict[str, list[str]] = {}
+        # Deleted comments and replies, with when: Instagram forgets them, the control API still shows them.
+        self.deleted_comments: dict[str, tuple[Comment, datetime]] = {}
 
     def ensure_user(self, username: str, now: datetime) -> User:
         """The account for a username, created (with its seeded media) on first use."""
@@ -113,7 +115,8 @@ class World:
         """A fresh 17-digit id (`178…` containers, `179…` media, `18…` comments) unused in this sandbox."""
         while True:
             candidate = prefix + f"{secrets.randbelow(10 ** (17 - len(prefix))):0{17 - len(prefix)}d}"
-            if candidate not in self.media and candidate not in self.containers and candidate not in self.comments:
+            taken = (self.media, self.containers, self.comments, self.deleted_comments)
+            if all(candidate not in ids for ids in taken):
                 return candidate
 
     def add_comment(self, comment: Comment) -> None:
@@ -123,6 +126,23 @@ class World:
             self.comments[comment.parent_id].replies.append(comment.id)
         else:
             self.media_comments.setdefault(comment.media_id, []).append(comment.id)
+
+    def delete_comment(self, comment_id: str, when: datetime) -> None:
+        """Forget a comment and, for a top-level one, its replies (they go with it on Instagram)."""
+        comment = self.comments.pop(comment_id)
+        self.deleted_comments[comment_id] = (comment, when)
+        for reply_id in comment.replies:
+            reply = self.comments.pop(reply_id, None)
+            if reply is not None:
+                self.deleted_comments[reply_id] = (reply, when)
+        if comment.parent_id is not None:
+            parent = self.comments.get(comment.parent_id)
+            if parent is not None and comment_id in parent.replies:
+                parent.replies.remove(comment_id)
+        else:
+            siblings = self.media_comments.get(comment.media_id, [])
+            if comment_id in siblings:
+                siblings.remove(comment_id)
 
 
 class Sandbox:

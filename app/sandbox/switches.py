@@ -32,6 +32,11 @@ ENDPOINTS = (
     "subscribed_apps",
     "comments",
     "comment_create",
+    "comment_get",
+    "comment_replies",
+    "reply_create",
+    "comment_hide",
+    "comment_delete",
 )
 
 # The seed document's benchmark table, spread over the calls each operation makes (see docs/sandbox.md).
