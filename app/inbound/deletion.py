@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Delete, Select, case, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,10 @@ from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.publishing.models import ACTIVE_STATUSES, FirstCommentStatus, MediaAsset, Post, PostAsset
 from app.uploads.models import PostUpload, Upload
 
+# Meta's `issued_at` is in whole seconds, on Meta's clock: a connection counts as newer than a deauthorize request
+# only when it is later by more than this (a minute of clock skew), so the request never misses the very
+# authorization it is about.
+RECONNECTED_MARGIN = timedelta(seconds=60)
 # What an erased account's `username` becomes (the column is required; the account row stays for history).
 ERASED_USERNAME = "deleted"
 
@@ -69,15 +73,16 @@ def _accounts_of(ig_user_id: str) -> Select[Account]:
 async def deauthorize(session: AsyncSession, ig_user_id: str, issued_at: datetime) -> list[Account]:
     """Disconnect every connected account of this Instagram user (all web-app users); the ones disconnected.
 
-    An account connected again after Meta issued the request (its token is newer) is left alone: the request
-    is about the authorization the user removed, not the one they gave since (a late or replayed callback).
+    An account connected again after Meta issued the request (its token is newer by more than the clock margin)
+    is left alone: the request is about the authorization the user removed, not the one they gave since (a late
+    or replayed callback).
     """
     accounts = (await session.scalars(_accounts_of(ig_user_id))).all()
     changed = []
     for account in accounts:
         if not account.is_active:
             continue
-        if account.token_issued_at is not None and account.token_issued_at > issued_at:
+        if account.token_issued_at is not None and account.token_issued_at > issued_at + RECONNECTED_MARGIN:
             continue
         await disconnect.disconnect_account(session, account, cause="app_removed")
         changed.append(account)
