@@ -172,12 +172,13 @@ FLOW = [
 # Builds `signed_request` as Meta does: base64url(HMAC-SHA256(app secret, payload)) + "." + base64url(payload),
 # padding stripped. The secret is the sandbox's documented public default.
 SIGN_REQUEST = [
-    "const b64url = (words) => CryptoJS.enc.Base64.stringify(words)"
+    "const hashes = require('crypto-js');",
+    "const b64url = (words) => hashes.enc.Base64.stringify(words)"
     ".replace(/=+$/, '').replace(/\\+/g, '-').replace(/\\//g, '_');",
     "const appSecret = 'sandbox-app-secret';",
-    "const payload = b64url(CryptoJS.enc.Utf8.parse(JSON.stringify("
+    "const payload = b64url(hashes.enc.Utf8.parse(JSON.stringify("
     "{algorithm: 'HMAC-SHA256', issued_at: Math.floor(Date.now() / 1000), user_id: '17841400000000001'})));",
-    "const signature = b64url(CryptoJS.HmacSHA256(payload, appSecret));",
+    "const signature = b64url(hashes.HmacSHA256(payload, appSecret));",
     _set("signed_request", "signature + '.' + payload"),
 ]
 
