@@ -4,31 +4,35 @@ Both act on every account row with that Instagram user id (two web-app users may
 Instagram account) in the caller's transaction, through the one disconnect path (app/accounts/disconnect.py), and
 neither calls Instagram: the user already removed the app, or asked Meta to forget them.
 
-The data deletion runs inline, in the request's transaction: it is a handful of set-based statements over one
-user's rows (no per-row loop over posts, comments or snapshots), so its time is bounded by the database, not by
-the amount of history, and Meta gets an answer that is already true. What is kept is what the web app needs for
+The data deletion runs inline, in the request's transaction: set-based statements over one user's rows (no
+per-row loop over posts, comments, snapshots or media), plus one pass over the events and stored webhook
+deliveries that name the user, so Meta gets an answer that is already true. What is kept is what the web app needs for
 its history: the account row (its ids, status and timestamps, the profile replaced by a placeholder) and each
 post's ids, kind, state and timestamps. Everything else the service holds about the user goes: the token, the
 profile, captions and what the client sent to publish, permalinks, error texts (they may quote content),
 comments, mentions, insights and their history, and the prepared media and uploads of their posts (upload files
-are removed by the uploads job, which this request wakes at once).
+are removed by the uploads job, which this request wakes at once); recorded events are redacted, and stored
+webhook deliveries lose the user's entries.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, Select, case, delete, exists, select, update
+from sqlalchemy import Delete, LargeBinary, Select, case, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts import disconnect
 from app.accounts.models import Account
 from app.comments.models import Comment, Mention
 from app.db import utcnow
-from app.inbound.models import DataDeletionRequest, DataDeletionStatus
+from app.events.models import Event
+from app.inbound.models import DataDeletionRequest, DataDeletionStatus, InboundDelivery
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.publishing.models import ACTIVE_STATUSES, FirstCommentStatus, MediaAsset, Post, PostAsset
 from app.uploads.models import PostUpload, Upload
@@ -59,6 +63,8 @@ class Erasure:
     snapshots: int = 0
     media_assets: int = 0
     uploads: int = 0
+    events: int = 0
+    deliveries: int = 0
     upload_ids: list[str] = field(default_factory=list)
 
 
@@ -176,6 +182,8 @@ async def erase_instagram_user(session: AsyncSession, ig_user_id: str) -> Erasur
     erasure.upload_ids = await _erase_uploads(session, account_ids)
     erasure.uploads = len(erasure.upload_ids)
     erasure.posts = await _erase_posts(session, account_ids)
+    erasure.events = await _erase_from_events(session, account_ids)
+    erasure.deliveries = await _erase_from_deliveries(session, ig_user_id)
     return erasure
 
 
@@ -253,3 +261,66 @@ async def _erase_posts(session: AsyncSession, account_ids: Sequence[int]) -> int
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# What an event about an erased account may say about the user or their content, and what it becomes.
+_EVENT_REDACTIONS: dict[str, object] = {
+    "username": ERASED_USERNAME,
+    "account": ERASED_USERNAME,
+    "permalink": None,
+    "caption": None,
+    "text": None,
+    "message": "",
+}
+
+
+async def _erase_from_events(session: AsyncSession, account_ids: Sequence[int]) -> int:
+    """Events already recorded about the accounts (the feed keeps them EVENTS_RETENTION_DAYS, deliveries not
+    yet sent would carry them) name the user and quote their content: those fields are redacted."""
+    events = (await session.scalars(select(Event).where(Event.data["account_id"].as_integer().in_(account_ids)))).all()
+    changed = 0
+    for event in events:
+        data = dict(event.data)
+        redacted = {key: value for key, value in _EVENT_REDACTIONS.items() if key in data and data[key] != value}
+        if redacted:
+            event.data = {**data, **redacted}
+            changed += 1
+    await session.flush()
+    return changed
+
+
+def _without_user(body: bytes, ig_user_id: str) -> bytes:
+    """A webhook delivery's body without the entries about this user (the envelope and others' entries stay)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return b""
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        return b""
+    payload["entry"] = [e for e in entries if not (isinstance(e, dict) and str(e.get("id")) == ig_user_id)]
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _erase_from_deliveries(session: AsyncSession, ig_user_id: str) -> int:
+    """Instagram's webhook deliveries are stored as received: the entries about this user are cut out of them.
+
+    The body hash stays, so a replay of the original delivery is still recognised and stores nothing new; a
+    delivery not processed yet is processed without those entries.
+    """
+    # The user id appears quoted in their entries (`"id": "1784…"`); only the bodies holding it are read.
+    needle = f'"{ig_user_id}"'.encode()
+    holds_it: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        holds_it = InboundDelivery.body.op("LIKE")(literal(b"%" + needle + b"%", LargeBinary))
+    else:  # SQLite's LIKE does not look inside BLOBs; instr does
+        holds_it = func.instr(InboundDelivery.body, literal(needle, LargeBinary)) > 0
+    deliveries = (await session.scalars(select(InboundDelivery).where(holds_it))).all()
+    changed = 0
+    for delivery in deliveries:
+        body = _without_user(delivery.body, ig_user_id)
+        if body != delivery.body:
+            delivery.body = body
+            changed += 1
+    await session.flush()
+    return changed

@@ -8,6 +8,7 @@ The app commits for real (the deletion wakes the uploads job, which runs beside 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 from app.accounts.models import Account
 from app.comments.models import Comment, Mention
 from app.db import unit_of_work, utcnow
-from app.inbound.models import DataDeletionRequest
+from app.inbound.models import DataDeletionRequest, InboundDelivery
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.main import app_context
 from app.publishing.models import MediaAsset, Post, PostAsset, PostKind, PostStatus
@@ -256,6 +257,17 @@ class TestDataDeletion:
             assert event["data"]["cause"] == "data_deletion"
             assert event["data"]["account_id"] == account.id
             assert event["data"]["username"] == "deleted"
+        # Events recorded before the deletion no longer name the user; the bystander's still do.
+        connected = {e["data"]["account_id"]: e["data"] for e in await events_of(client, "alice", "account.connected")}
+        assert connected[alices.id]["username"] == "deleted"
+        assert connected[alices.id]["platform_user_id"] == alices.ig_user_id
+        assert connected[bystander.id]["username"] == "bystander_brand"
+        # Instagram's stored webhook deliveries lose the user's entries, and keep their hash (replays still match).
+        async with unit_of_work(make.ctx.sessionmaker) as session:
+            deliveries = {d.body_sha256: d for d in (await session.scalars(select(InboundDelivery))).all()}
+        mixed, others = deliveries["mixed"], deliveries["others"]
+        assert json.loads(mixed.body)["entry"] == [_entry(bystander.ig_user_id)]
+        assert others.body == _delivery(bystander.ig_user_id)
 
     async def test_the_same_request_again_answers_the_same_code(self, client: httpx.AsyncClient, make: Factory) -> None:
         account = await make.connected_account("twice")
@@ -357,11 +369,22 @@ async def _seed_history(
                 PostUpload(post_id=published.id, upload_id=upload_id),
             ]
         )
+        session.add(InboundDelivery(body_sha256="mixed", body=_delivery(alices.ig_user_id, bystander.ig_user_id)))
+        session.add(InboundDelivery(body_sha256="others", body=_delivery(bystander.ig_user_id)))
         erased_post = await session.get(Post, published.id)
         assert erased_post is not None
         erased_post.permalink = "https://www.instagram.com/p/abc/"
         erased_post.request = {"caption": "secret plans"}
         return pending.id
+
+
+def _entry(ig_user_id: str) -> dict[str, Any]:
+    comment = {"id": "c1", "text": "love it", "from": {"id": "1", "username": "fan"}, "media": {"id": "m1"}}
+    return {"id": ig_user_id, "time": 1764442379, "changes": [{"field": "comments", "value": comment}]}
+
+
+def _delivery(*ig_user_ids: str) -> bytes:
+    return json.dumps({"object": "instagram", "entry": [_entry(i) for i in ig_user_ids]}).encode()
 
 
 async def _gone(make: Factory, upload_id: str, key: str) -> bool:
