@@ -182,7 +182,7 @@ async def erase_instagram_user(session: AsyncSession, ig_user_id: str) -> Erasur
     erasure.upload_ids = await _erase_uploads(session, account_ids)
     erasure.uploads = len(erasure.upload_ids)
     erasure.posts = await _erase_posts(session, account_ids)
-    erasure.events = await _erase_from_events(session, account_ids)
+    erasure.events = await _erase_from_events(session, accounts)
     erasure.deliveries = await _erase_from_deliveries(session, ig_user_id)
     return erasure
 
@@ -274,19 +274,27 @@ _EVENT_REDACTIONS: dict[str, object] = {
 }
 
 
-async def _erase_from_events(session: AsyncSession, account_ids: Sequence[int]) -> int:
+async def _erase_from_events(session: AsyncSession, accounts: Sequence[Account]) -> int:
     """Events already recorded about the accounts (the feed keeps them EVENTS_RETENTION_DAYS, deliveries not
     yet sent would carry them) name the user and quote their content: those fields are redacted."""
-    events = (await session.scalars(select(Event).where(Event.data["account_id"].as_integer().in_(account_ids)))).all()
-    changed = 0
-    for event in events:
-        data = dict(event.data)
+    rows = (
+        await session.execute(
+            select(Event.id, Event.data).where(
+                # user_id first: the index narrows the scan to the web-app users who connected the accounts.
+                Event.user_id.in_({account.user_id for account in accounts}),
+                Event.data["account_id"].as_integer().in_([account.id for account in accounts]),
+            )
+        )
+    ).all()
+    changes = []
+    for event_id, data in rows:
         redacted = {key: value for key, value in _EVENT_REDACTIONS.items() if key in data and data[key] != value}
         if redacted:
-            event.data = {**data, **redacted}
-            changed += 1
-    await session.flush()
-    return changed
+            changes.append({"id": event_id, "data": {**data, **redacted}})
+    if changes:
+        # One statement executed for many rows (by primary key), not an ORM object per event.
+        await session.execute(update(Event), changes)
+    return len(changes)
 
 
 def _without_user(body: bytes, ig_user_id: str) -> bytes:
