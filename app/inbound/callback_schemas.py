@@ -9,6 +9,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.inbound.models import DataDeletionStatus
 
 EXAMPLE_CODE = "u3M6zq0yH1fQm2bVxJ8kT4nR9sLw7pEa"
+# A real signed request: `user_id` 17841400000000001, signed with the sandbox's app secret (the embedded default).
+EXAMPLE_SIGNED_REQUEST = (
+    "TtaaRDLfe-FuHHWRK1Iztb72Etayzg_AZcW2GRtvVvk."
+    "eyJhbGdvcml0aG0iOiJITUFDLVNIQTI1NiIsImlzc3VlZF9hdCI6MTc2NDQ0MjM3OSwidXNlcl9pZCI6IjE3ODQxNDAwMDAwMDAwMDAxIn0"
+)
+
+
+class MetaSignedRequest(BaseModel):
+    """The form body Meta POSTs to both callbacks."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"signed_request": EXAMPLE_SIGNED_REQUEST}]})
+
+    signed_request: str = Field(
+        description="`<base64url(HMAC-SHA256(app secret, payload))>.<base64url(payload)>`, padding stripped; the "
+        'payload is `{"algorithm": "HMAC-SHA256", "issued_at": <unix time>, "user_id": "<Instagram user id>"}`.',
+        examples=[EXAMPLE_SIGNED_REQUEST],
+    )
 
 
 class DeauthorizeOut(BaseModel):

@@ -14,8 +14,14 @@ from fastapi import APIRouter, Form, Path
 from app.dependencies import ContextDep, SessionDep
 from app.errors import NotFound, error_responses
 from app.inbound import deletion
-from app.inbound.callback_schemas import EXAMPLE_CODE, DataDeletionOut, DataDeletionStatusOut, DeauthorizeOut
-from app.inbound.callbacks import ALGORITHM, parse_signed_request
+from app.inbound.callback_schemas import (
+    EXAMPLE_CODE,
+    DataDeletionOut,
+    DataDeletionStatusOut,
+    DeauthorizeOut,
+    MetaSignedRequest,
+)
+from app.inbound.callbacks import parse_signed_request
 from app.inbound.models import DataDeletionStatus
 from app.openapi import API_PREFIX
 from app.public_urls import PublicLinksDep
@@ -38,22 +44,7 @@ _SIGNED_REQUEST_ERRORS = error_responses(
     },
 )
 
-# A real signed request: `user_id` 17841400000000001, signed with the sandbox's app secret (the embedded default).
-_EXAMPLE_SIGNED_REQUEST = (
-    "TtaaRDLfe-FuHHWRK1Iztb72Etayzg_AZcW2GRtvVvk."
-    "eyJhbGdvcml0aG0iOiJITUFDLVNIQTI1NiIsImlzc3VlZF9hdCI6MTc2NDQ0MjM3OSwidXNlcl9pZCI6IjE3ODQxNDAwMDAwMDAwMDAxIn0"
-)
-
-SignedRequestForm = Annotated[
-    str,
-    Form(
-        description=(
-            "`<base64url(HMAC-SHA256(app secret, payload))>.<base64url(payload)>`, padding stripped; the payload is "
-            f'`{{"algorithm": "{ALGORITHM}", "issued_at": <unix time>, "user_id": "<Instagram user id>"}}`.'
-        ),
-        examples=[_EXAMPLE_SIGNED_REQUEST],
-    ),
-]
+SignedRequestForm = Annotated[MetaSignedRequest, Form()]
 
 ConfirmationCode = Annotated[
     str, Path(description="The confirmation code the data-deletion callback answered.", examples=[EXAMPLE_CODE])
@@ -66,14 +57,14 @@ ConfirmationCode = Annotated[
     response_model=DeauthorizeOut,
     responses=_SIGNED_REQUEST_ERRORS,
 )
-async def deauthorize(signed_request: SignedRequestForm, session: SessionDep, ctx: ContextDep) -> DeauthorizeOut:
+async def deauthorize(form: SignedRequestForm, session: SessionDep, ctx: ContextDep) -> DeauthorizeOut:
     """Meta POSTs here (the App Dashboard's *Deauthorize callback URL*) when a user removes the app in Instagram.
     Every account connected with that Instagram user id, whichever web-app user connected it, is disconnected:
     token destroyed, unpublished posts cancelled, `account.disconnected` emitted with `cause: "app_removed"`;
     post history kept. No call to Instagram is made (the authorization is already gone). An account connected
     again after Meta issued the request is left connected. Idempotent: a repeated call changes nothing and answers
     200. A missing, forged or malformed `signed_request` answers 400 and changes nothing."""
-    signed = parse_signed_request(signed_request, ctx.settings.app_secret)
+    signed = parse_signed_request(form.signed_request, ctx.settings.app_secret)
     accounts = await deletion.deauthorize(session, signed.user_id, signed.issued_at)
     logger.info("instagram app removed by the user", extra={"account_ids": [a.id for a in accounts]})
     return DeauthorizeOut(message="Deauthorization recorded", accounts_disconnected=len(accounts))
@@ -86,7 +77,7 @@ async def deauthorize(signed_request: SignedRequestForm, session: SessionDep, ct
     responses=_SIGNED_REQUEST_ERRORS,
 )
 async def data_deletion(
-    signed_request: SignedRequestForm, session: SessionDep, ctx: ContextDep, links: PublicLinksDep
+    form: SignedRequestForm, session: SessionDep, ctx: ContextDep, links: PublicLinksDep
 ) -> DataDeletionOut:
     """Meta POSTs here (the App Dashboard's *Data deletion request URL*) when a user asks for their data to be
     deleted, and shows them the answer: the `url` of a status page and a `confirmation_code`. The deletion is done
@@ -96,7 +87,7 @@ async def data_deletion(
     posts keep only their ids, kind, state and timestamps. A user with nothing connected still gets a code (a
     completed request). The same request sent again answers the same code and erases nothing more. A missing,
     forged or malformed `signed_request` answers 400 and changes nothing."""
-    signed = parse_signed_request(signed_request, ctx.settings.app_secret)
+    signed = parse_signed_request(form.signed_request, ctx.settings.app_secret)
     outcome = await deletion.request_deletion(session, signed.user_id, signed.issued_at)
     request = outcome.request
     # Committed before answering (and before the uploads job is woken): the code Meta shows must exist.
