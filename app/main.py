@@ -23,7 +23,7 @@ from app.migrations import upgrade_to_head_async
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
-from app.openapi import API_DESCRIPTION, OPENAPI_TAGS
+from app.openapi import API_DESCRIPTION, API_PREFIX, OPENAPI_TAGS
 from app.openapi_contract import install_openapi_contract
 from app.routers import API_ROUTERS, media_router, upload_files_router
 
@@ -105,10 +105,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     if settings.is_sandbox:
         from app.sandbox import create_sandbox_app
 
-        # The sandbox fetches this service's prepared media and uploads in-process; other URLs go to the network.
+        # The sandbox fetches this service's prepared media and uploads, and calls its API (Meta's callbacks
+        # configured at this service's own URLs), in-process; other URLs go to the network.
         in_process = httpx.ASGITransport(app=app)
         fetch_transport = PrefixRoutingTransport(
-            [(settings.public_base_url + "/media/", in_process), (settings.public_base_url + "/uploads/", in_process)]
+            [
+                (settings.public_base_url + "/media/", in_process),
+                (settings.public_base_url + "/uploads/", in_process),
+                (settings.public_base_url + API_PREFIX + "/", in_process),
+            ]
         )
         sandbox = create_sandbox_app(settings, fetch_transport=fetch_transport)
         app.state.sandbox_app = sandbox

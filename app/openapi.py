@@ -7,7 +7,8 @@ Connect Instagram professional accounts, publish feed posts, stories, reels and 
 or to many accounts at once) exactly once, read account info and media, follow post insights, and answer and
 moderate the comments on your posts.
 
-**Authentication.** Every route under `/api/sns/instagram` except the OAuth callback needs
+**Authentication.** Every route under `/api/sns/instagram` except the OAuth callback and Meta's callbacks
+(signed by Meta instead) needs
 `Authorization: Bearer <JWT>` from your web application (HS256 with `JWT_SECRET` by default; `sub` is
 the user id). For a development token run `make token SUB=alice`, press **Authorize** and paste the
 token alone (without `Bearer `).
@@ -49,4 +50,9 @@ OPENAPI_TAGS = [
     },
     {"name": "events", "description": "The events feed: catch up after downtime, or poll instead of webhooks."},
     {"name": "operations", "description": "Health, readiness and metrics for operators."},
+    {
+        "name": "meta-callbacks",
+        "description": "Called by Meta, not by your backend: the deauthorize and data-deletion callbacks (signed "
+        "with the app secret) and the public status page of a data-deletion request.",
+    },
 ]

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from app.accounts.router import router as accounts_router
 from app.comments.router import router as comments_router
 from app.events.router import router as events_router
+from app.inbound.callbacks_router import router as meta_callbacks_router
 from app.insights.router import router as insights_router
 from app.publishing.assets import router as media_router
 from app.publishing.router import router as publishing_router
@@ -20,6 +21,7 @@ API_ROUTERS: list[APIRouter] = [
     uploads_router,
     events_router,
     comments_router,
+    meta_callbacks_router,
     insights_router,
 ]
 

@@ -169,6 +169,20 @@ FLOW = [
 ]
 
 
+# Builds `signed_request` as Meta does: base64url(HMAC-SHA256(app secret, payload)) + "." + base64url(payload),
+# padding stripped. The secret is the sandbox's documented public default.
+SIGN_REQUEST = [
+    "const hashes = require('crypto-js');",
+    "const b64url = (words) => hashes.enc.Base64.stringify(words)"
+    ".replace(/=+$/, '').replace(/\\+/g, '-').replace(/\\//g, '_');",
+    "const appSecret = 'sandbox-app-secret';",
+    "const payload = b64url(hashes.enc.Utf8.parse(JSON.stringify("
+    "{algorithm: 'HMAC-SHA256', issued_at: Math.floor(Date.now() / 1000), user_id: '17841400000000001'})));",
+    "const signature = b64url(hashes.HmacSHA256(payload, appSecret));",
+    _set("signed_request", "signature + '.' + payload"),
+]
+
+
 def _op(method: str, path: str, status: int, name: str, description: str = "", **kwargs: Any) -> Step:
     return Step(name, method.upper(), path, status, description, operation=(method, path), **kwargs)
 
@@ -398,6 +412,39 @@ EVERY_OPERATION = [
         prerequest=[_set("key", json.dumps("upl_00000000000000000000000000000000.jpg"))],
         auth=False,
         schema="ErrorResponse",
+    ),
+    _op(
+        "post",
+        f"{API}/deauthorize",
+        200,
+        "Meta: deauthorize callback",
+        "What Meta sends when a user removes the app: a form body with a `signed_request` made (in this request's "
+        "pre-request script) exactly as Meta makes it, signed with the sandbox's public app secret. Against a live "
+        "deployment, put your app secret in the script. The user here has nothing connected: 0 accounts change.",
+        form={"signed_request": "{{signed_request}}"},
+        prerequest=SIGN_REQUEST,
+        auth=False,
+    ),
+    _op(
+        "post",
+        f"{API}/data-deletion",
+        200,
+        "Meta: data-deletion callback",
+        "What Meta sends when a user asks for their data to be deleted; answers the status page's `url` and the "
+        "`confirmation_code` Meta shows the user.",
+        form={"signed_request": "{{signed_request}}"},
+        prerequest=SIGN_REQUEST,
+        auth=False,
+        tests=[_set("confirmation_code", "pm.response.json().confirmation_code")],
+    ),
+    _op(
+        "get",
+        f"{API}/data-deletion/{{code}}",
+        200,
+        "Data-deletion request status (public)",
+        "The page Meta links the user to: status and times only.",
+        variables={"code": "{{confirmation_code}}"},
+        auth=False,
     ),
     _op("delete", f"{API}/accounts/{{account_id}}", 200, "Disconnect the account"),
 ]

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service
+from app.accounts.events import DisconnectCause
 from app.accounts.models import Account, AccountStatus
 from app.db import utcnow
 
@@ -20,6 +21,13 @@ from app.db import utcnow
 DisconnectHandler = Callable[[AsyncSession, int], Awaitable[int]]
 
 _handlers: list[DisconnectHandler] = []
+
+# The account's `status_reason` for each cause.
+_REASONS: dict[DisconnectCause, str] = {
+    "user": "disconnected by the user",
+    "app_removed": "the user removed the app in Instagram",
+    "data_deletion": "the user asked Meta to delete their data",
+}
 
 
 def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
@@ -29,8 +37,12 @@ def on_disconnect(handler: DisconnectHandler) -> DisconnectHandler:
     return handler
 
 
-async def disconnect_account(session: AsyncSession, account: Account) -> None:
-    """Destroy the token and mark the account disconnected; its history stays, its pending work is stopped."""
+async def disconnect_account(session: AsyncSession, account: Account, *, cause: DisconnectCause = "user") -> None:
+    """Destroy the token and mark the account disconnected; its history stays, its pending work is stopped.
+
+    Nothing here calls Instagram: Meta's callbacks (`cause` "app_removed", "data_deletion") come through here
+    too, after the user already removed the app and the token is dead.
+    """
     account.access_token_encrypted = None
     account.token_expires_at = None
     account.disconnected_at = utcnow()
@@ -38,5 +50,10 @@ async def disconnect_account(session: AsyncSession, account: Account) -> None:
     for handler in _handlers:
         cancelled += await handler(session, account.id)
     await service.change_status(
-        session, account, AccountStatus.DISCONNECTED, "disconnected by the user", cancelled_posts=cancelled
+        session,
+        account,
+        AccountStatus.DISCONNECTED,
+        _REASONS[cause],
+        cancelled_posts=cancelled,
+        disconnect_cause=cause,
     )

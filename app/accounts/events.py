@@ -14,6 +14,9 @@ from app.failures import AUTH_URL
 
 # What found the token dead: the daily token refresh, or any other call to Instagram.
 ReauthCause = Literal["token_refresh", "api_call"]
+# Who disconnected the account: the user through this API, or Meta's callbacks (the app removed in Instagram,
+# or a data-deletion request).
+DisconnectCause = Literal["user", "app_removed", "data_deletion"]
 
 
 def _about(account: Account) -> dict[str, Any]:
@@ -30,6 +33,8 @@ async def record_needs_reauth(session: AsyncSession, account: Account, *, cause:
     await events.record(session, user_id=account.user_id, type="account.needs_reauth", data=data)
 
 
-async def record_disconnected(session: AsyncSession, account: Account, *, cancelled_posts: int) -> None:
-    data = AccountDisconnected(**_about(account), cancelled_posts=cancelled_posts)
+async def record_disconnected(
+    session: AsyncSession, account: Account, *, cancelled_posts: int, cause: DisconnectCause
+) -> None:
+    data = AccountDisconnected(**_about(account), cancelled_posts=cancelled_posts, cause=cause)
     await events.record(session, user_id=account.user_id, type="account.disconnected", data=data)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import public_urls
 from app.accounts import events as account_events
-from app.accounts.events import ReauthCause
+from app.accounts.events import DisconnectCause, ReauthCause
 from app.accounts.models import Account, AccountStatus
 from app.accounts.schemas import AccountOut
 from app.config import Settings
@@ -123,11 +123,12 @@ async def change_status(
     *,
     cause: ReauthCause = "api_call",
     cancelled_posts: int = 0,
+    disconnect_cause: DisconnectCause = "user",
 ) -> None:
     """Every change of an account's status is written here, in the caller's transaction, with the event it
     emits in that same transaction (the outbox): account.connected, account.needs_reauth (`cause`: a token
-    refresh or a call), account.disconnected (`cancelled_posts`). The one place to hook what must happen with
-    a status change."""
+    refresh or a call), account.disconnected (`cancelled_posts`, `disconnect_cause`). The one place to hook what
+    must happen with a status change."""
     # A row not in the database yet (no id before its first flush) is a first connection, not a reconnection.
     first_connection = account.id is None
     was_connected = account.is_active
@@ -141,7 +142,9 @@ async def change_status(
     elif status == AccountStatus.NEEDS_REAUTH:
         await account_events.record_needs_reauth(session, account, cause=cause, reason=reason or "")
     elif was_connected:
-        await account_events.record_disconnected(session, account, cancelled_posts=cancelled_posts)
+        await account_events.record_disconnected(
+            session, account, cancelled_posts=cancelled_posts, cause=disconnect_cause
+        )
 
 
 def access_token(account: Account, cipher: TokenCipher) -> str | None:

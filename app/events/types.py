@@ -84,6 +84,12 @@ class AccountDisconnected(_AccountEvent):
     """The account was disconnected: token destroyed, unpublished posts cancelled, history kept."""
 
     cancelled_posts: int
+    cause: Literal["user", "app_removed", "data_deletion"] = Field(
+        default="user",
+        description="`user`: disconnected through this API; `app_removed`: the user removed the app in Instagram "
+        "(Meta's deauthorize callback); `data_deletion`: the user asked Meta to delete their data (the account's "
+        "profile, `username` included, is erased too).",
+    )
 
 
 class InsightsRefreshed(EventData):

@@ -19,6 +19,8 @@ JOBS: list[JobSpec] = [
     JobSpec(refresh_insights, max_tries=1),
     JobSpec(refresh_tokens, max_tries=1),
     JobSpec(deliver_webhook, max_tries=3),
+    # Also asked for at once by a data deletion (app/inbound), so the erased user's upload files go now.
+    JobSpec(expire_uploads, max_tries=1),
 ]
 
 CRONS: list[CronSpec] = [
