@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import TokenCipher
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_read_engine, create_read_sessionmaker, create_sessionmaker
 from app.events.outbox import bind_job_queue
 from app.events.sender import WebhookSender
 from app.http_routing import PrefixRoutingTransport
@@ -30,6 +30,9 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Sessions of read-only routes (app/dependencies.py `ReadSessionDep`): the same pool, no transaction
+    # on PostgreSQL, no write lock on SQLite. They refuse to write.
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     instagram: InstagramClient
     cipher: TokenCipher
     jobs: JobQueue
@@ -99,6 +102,7 @@ def build_context(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        read_sessionmaker=create_read_sessionmaker(create_read_engine(engine)),
         instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
         cipher=TokenCipher(settings.token_encryption_keys()),
         jobs=jobs,
