@@ -22,6 +22,7 @@ from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
 from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
+from app.memory import release_freed_memory
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
 from app.uploads.storage import Storage, build_storage
 
@@ -32,7 +33,7 @@ class AppContext:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     # Sessions of read-only routes (app/dependencies.py `ReadSessionDep`): the same pool, no transaction
-    # on PostgreSQL, no write lock on SQLite. They refuse to write.
+    # on PostgreSQL, no write lock on SQLite. They refuse to flush a change.
     read_sessionmaker: async_sessionmaker[AsyncSession]
     instagram: InstagramClient
     cipher: TokenCipher
@@ -123,3 +124,5 @@ def settle_after_startup(settings: Settings) -> None:
     if settings.gc_freeze_after_startup:
         gc.collect()
         gc.freeze()
+    # What importing and building freed (schemas, compiled code) goes back to the OS.
+    release_freed_memory()

@@ -102,7 +102,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     # asyncpg learns that the server closed a connection (a restart, an idle timeout) as soon as the event loop
     # reads the end of its socket, with no round trip: the pool then invalidates it and hands out a new one.
-    if dbapi_connection._connection.is_closed():
+    if dbapi_connection.driver_connection.is_closed():
         raise exc.DisconnectionError("the server closed this pooled connection")
 
 
@@ -146,13 +146,14 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_sessionmaker(engine: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after the boundary commits (responses are built after).
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 class ReadOnlySession(Session):
-    """A session of a read-only route: a write through it is a bug (it would not be atomic), so it raises."""
+    """A session of a read-only route: flushing a change through it is a bug (outside a transaction it would not
+    be atomic), so it raises."""
 
 
 @event.listens_for(ReadOnlySession, "before_flush")

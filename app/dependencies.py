@@ -37,7 +37,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The session of a read-only route: no transaction to commit on PostgreSQL (one round trip per query),
-    a snapshot without the write lock on SQLite; any attempt to write through it raises."""
+    a snapshot without the write lock on SQLite; flushing a change through it raises."""
     ctx: AppContext = request.app.state.ctx
     async with ctx.read_sessionmaker() as session:
         yield session
