@@ -68,13 +68,13 @@ _ACCOUNT_OUT_COLUMNS = (
     Account.created_at,
     Account.name,
 )
-_OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
+OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
 
 
 async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicLinks) -> list[AccountOut]:
     """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
     connection = await session.connection()
-    rows = await connection.execute(_OWNED_ANSWERS, {"user_id": user_id})
+    rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
     return [
         AccountOut(
             id=row.id,
