@@ -78,9 +78,18 @@ class Settings(UploadSettings):
     metrics_token: SecretStr | None = None
 
     database_url: str = Field(default_factory=lambda: f"sqlite+aiosqlite:///{VAR_DIR / 'instagram.db'}")
-    database_pool_size: int = Field(default=10, ge=1)
     # None: migrate at start-up only for SQLite (the embedded mode); production runs `alembic upgrade head`.
     database_auto_migrate: bool | None = None
+    # The PostgreSQL pool of one process: DATABASE_POOL_SIZE connections kept open, up to DATABASE_MAX_OVERFLOW
+    # more under bursts (closed when returned), and a request waits at most DATABASE_POOL_TIMEOUT_SECONDS for
+    # one. Read-only routes hand their connection back as soon as their query is answered (see app/db.py).
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # gc.freeze() once started: the objects built at start-up (modules, routes, the OpenAPI schema) leave the
+    # collector's generations, so collections stay short and forked or long-lived memory is not touched
+    # again. Off in tests, which build many apps in one process.
+    gc_freeze_after_startup: bool = True
     redis_url: str | None = None
 
     jwt_secret: SecretStr | None = None

@@ -6,6 +6,7 @@ behaves identically in both places.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 import httpx
@@ -14,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.crypto import TokenCipher
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_read_engine, create_read_sessionmaker, create_sessionmaker
 from app.events.outbox import bind_job_queue
 from app.events.sender import WebhookSender
 from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
 from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
+from app.memory import release_freed_memory
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
 from app.uploads.storage import Storage, build_storage
 
@@ -30,6 +32,9 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Sessions of read-only routes (app/dependencies.py `ReadSessionDep`): the same pool, no transaction
+    # on PostgreSQL, no write lock on SQLite. They refuse to flush a change.
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     instagram: InstagramClient
     cipher: TokenCipher
     jobs: JobQueue
@@ -99,6 +104,7 @@ def build_context(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        read_sessionmaker=create_read_sessionmaker(create_read_engine(engine)),
         instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
         cipher=TokenCipher(settings.token_encryption_keys()),
         jobs=jobs,
@@ -109,3 +115,14 @@ def build_context(
         redis=redis,
         role=role,
     )
+
+
+def settle_after_startup(settings: Settings) -> None:
+    """With GC_FREEZE_AFTER_STARTUP: collect once, then move everything start-up built (modules, routes, the
+    OpenAPI schema, the context) out of the collector's reach, so no later collection walks those objects
+    again: shorter pauses, and their memory pages are left alone."""
+    if settings.gc_freeze_after_startup:
+        gc.collect()
+        gc.freeze()
+    # What importing and building freed (schemas, compiled code) goes back to the OS.
+    release_freed_memory()

@@ -8,11 +8,17 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -78,13 +84,42 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size * 2,
-        pool_pre_ping=True,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        # No pre-ping: it costs a round trip (three outside a transaction) on every checkout. A connection the
+        # server closed is replaced on checkout instead (below); one that dies under a query invalidates the
+        # whole pool, and that request answers 503 (app/outages.py).
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
+    return engine
+
+
+def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # asyncpg learns that the server closed a connection (a restart, an idle timeout) as soon as the event loop
+    # reads the end of its socket, with no round trip: the pool then invalidates it and hands out a new one.
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
+
+
+def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool for read-only work: no transaction on PostgreSQL, a deferred one on SQLite.
+
+    A lone SELECT needs no BEGIN and COMMIT around it on PostgreSQL (AUTOCOMMIT: one round trip instead of
+    three). On SQLite a deferred BEGIN takes no lock: with WAL, a reader sees the last commit and never waits
+    for the write lock that `BEGIN IMMEDIATE` (every other transaction) queues on.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{_DEFERRED_BEGIN: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+# An execution option of the read engine on SQLite (the "begin" listener below reads it).
+_DEFERRED_BEGIN = "sqlite_deferred_begin"
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -102,6 +137,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_DEFERRED_BEGIN):
+            # A read-only unit of work (create_read_engine): a snapshot, no lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front: concurrent writers wait (busy_timeout) instead of
         # failing with SQLITE_BUSY when a read transaction tries to become a write transaction.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -110,6 +149,24 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after the boundary commits (responses are built after).
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class ReadOnlySession(Session):
+    """A session of a read-only route: flushing a change through it is a bug (outside a transaction it would not
+    be atomic), so it raises."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise exc.InvalidRequestError("a read-only session was asked to write: the route is not read-only")
+
+
+def create_read_sessionmaker(bind: AsyncEngine | AsyncConnection, **options: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions for read-only routes, on `create_read_engine(engine)` (tests bind them to one connection)."""
+    return async_sessionmaker(
+        bind, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession, **options
+    )
 
 
 @asynccontextmanager

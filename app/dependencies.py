@@ -13,12 +13,13 @@ from app.context import AppContext
 from app.db import unit_of_work
 
 
-def get_app_settings(request: Request) -> Settings:
+# async: a plain `def` dependency is run in the threadpool, a thread hop on every request.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_app_context(request: Request) -> AppContext:
+async def get_app_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -29,7 +30,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Services only flush; this boundary commits. (A publishing request commits its record phase itself
     before it runs or enqueues the posts, so no job ever starts for a post that was rolled back.)
     """
-    async with unit_of_work(get_app_context(request).sessionmaker) as session:
+    ctx: AppContext = request.app.state.ctx
+    async with unit_of_work(ctx.sessionmaker) as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The session of a read-only route: no transaction to commit on PostgreSQL (one round trip per query),
+    a snapshot without the write lock on SQLite; flushing a change through it raises."""
+    ctx: AppContext = request.app.state.ctx
+    async with ctx.read_sessionmaker() as session:
         yield session
 
 
@@ -38,3 +48,5 @@ ContextDep = Annotated[AppContext, Depends(get_app_context)]
 # scope="function": the exit code (the commit) runs before the response is sent, so a failed commit
 # is an error answer, never a success answer for data that was not saved.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For routes that only read: use it instead of SessionDep (and never both in one route).
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -41,8 +41,8 @@ class PublicLinks:
         return for_answer(url, self.settings, self.base_url)
 
 
-def public_links(request: Request) -> PublicLinks:
-    """The `PublicLinks` of the request being answered."""
+async def public_links(request: Request) -> PublicLinks:
+    """The `PublicLinks` of the request being answered (async: a plain def dependency hops to a thread)."""
     return PublicLinks(request.app.state.settings, request_base_url(request))
 
 

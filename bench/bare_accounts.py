@@ -1,7 +1,8 @@
 """The reference for goal 3: GET /accounts written as barely as FastAPI allows, on an asyncpg pool.
 
 It does what the service's route must do and nothing more: check the caller's JWT (the same library and
-algorithm), run the same SELECT (every column of the caller's accounts, by id), and answer the same JSON.
+algorithm), run the same SELECT (the columns the answer shows, of the caller's accounts, by id), and answer the
+same JSON.
 Served by uvicorn exactly like the API (`Stack.uvicorn_command`). DATABASE_URL and JWT_SECRET as for the API.
 """
 
@@ -17,11 +18,10 @@ import asyncpg
 from fastapi import FastAPI, Header, HTTPException
 from jose import JWTError, jwt
 
+# The service's query (app/accounts/service.py `OWNED_ANSWERS`): the columns the answer shows, by user, by id.
 SELECT_ACCOUNTS = (
-    "SELECT id, user_id, platform, ig_user_id, username, name, account_type, profile_picture_url, biography, "
-    "website, followers_count, following_count, media_count, access_token_encrypted, token_issued_at, "
-    "token_expires_at, token_refreshed_at, scopes, status, status_reason, disconnected_at, created_at, updated_at "
-    "FROM accounts WHERE user_id = $1 ORDER BY id"
+    "SELECT id, platform, username, status, ig_user_id, profile_picture_url, account_type, followers_count, "
+    "following_count, token_expires_at, created_at, name FROM accounts WHERE user_id = $1 ORDER BY id"
 )
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
 

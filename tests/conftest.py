@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.auth.tokens import issue_development_token
 from app.config import Settings
 from app.context import AppContext
+from app.db import create_read_sessionmaker
 from app.jobs.queue import InProcessJobQueue
 from app.main import app_context, create_app
 from app.migrations import upgrade_to_head_async
@@ -57,6 +58,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "public_base_url": PUBLIC_BASE_URL,
         "log_json": True,
         "database_auto_migrate": False,
+        "gc_freeze_after_startup": False,
         "instagram_retry_budget_seconds": 0.5,
         "instagram_timeout_seconds": 2.0,
         "instagram_max_attempts": 2,
@@ -171,17 +173,19 @@ async def rolled_back(ctx: AppContext) -> AsyncIterator[None]:
     work becomes a savepoint. The periodic jobs are stopped first: they would share the connection."""
     assert isinstance(ctx.jobs, InProcessJobQueue)
     await ctx.jobs.stop_crons()
-    original = ctx.sessionmaker
+    original = ctx.sessionmaker, ctx.read_sessionmaker
     async with ctx.engine.connect() as connection:
         transaction = await connection.begin()
         ctx.sessionmaker = async_sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
         )
+        # Read-only routes too (they still refuse to write), or they would not see the test's rows.
+        ctx.read_sessionmaker = create_read_sessionmaker(connection, join_transaction_mode="create_savepoint")
         try:
             yield
         finally:
             await ctx.jobs.aclose()
-            ctx.sessionmaker = original
+            ctx.sessionmaker, ctx.read_sessionmaker = original
             await transaction.rollback()
 
 

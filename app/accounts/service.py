@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import public_urls
@@ -52,14 +52,52 @@ def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
     )
 
 
+# GET /accounts reads only what its answer shows (no token, no JSON scopes to decode), with a statement built
+# once: its compiled form is cached by SQLAlchemy and asyncpg keeps it prepared per connection.
+_ACCOUNT_OUT_COLUMNS = (
+    Account.id,
+    Account.platform,
+    Account.username,
+    Account.status,
+    Account.ig_user_id,
+    Account.profile_picture_url,
+    Account.account_type,
+    Account.followers_count,
+    Account.following_count,
+    Account.token_expires_at,
+    Account.created_at,
+    Account.name,
+)
+OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
+
+
+async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicLinks) -> list[AccountOut]:
+    """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
+    connection = await session.connection()
+    rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
+    return [
+        AccountOut(
+            id=row.id,
+            platform=row.platform,
+            account_name=row.username,
+            is_active=row.status != AccountStatus.DISCONNECTED,
+            platform_user_id=row.ig_user_id,
+            profile_picture_url=links.absolute(row.profile_picture_url),
+            account_type=row.account_type,
+            followers_count=row.followers_count,
+            following_count=row.following_count,
+            token_expires_at=row.token_expires_at,
+            created_at=row.created_at,
+            status=row.status,
+            name=row.name,
+        )
+        for row in rows
+    ]
+
+
 async def get_owned(session: AsyncSession, user_id: str, account_id: int) -> Account | None:
     """The user's account with this id, or None (another user's account is None too)."""
     return await session.scalar(select(Account).where(Account.id == account_id, Account.user_id == user_id))
-
-
-async def list_owned(session: AsyncSession, user_id: str) -> Sequence[Account]:
-    result = await session.scalars(select(Account).where(Account.user_id == user_id).order_by(Account.id))
-    return result.all()
 
 
 async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | None = None) -> Sequence[Account]:

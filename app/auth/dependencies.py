@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.tokens import AuthenticatedUser, InvalidToken, verify_token
-from app.dependencies import get_app_settings
+from app.config import Settings
 from app.errors import Unauthorized
 
 # auto_error=False: a missing header gets our envelope, not FastAPI's {"detail": ...}.
@@ -33,8 +33,9 @@ async def get_current_user(
             "Paste the token alone (without 'Bearer ').",
             code="invalid_token",
         )
+    settings: Settings = request.app.state.settings
     try:
-        return verify_token(credentials.credentials, get_app_settings(request))
+        return verify_token(credentials.credentials, settings)
     except InvalidToken as exc:
         raise Unauthorized(str(exc), code="invalid_token") from exc
 

@@ -18,7 +18,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 
 from app.config import get_settings
-from app.context import build_context
+from app.context import build_context, settle_after_startup
 from app.jobs import registry
 from app.jobs.crons import QuietCrons
 from app.jobs.heartbeat import HEARTBEAT_INTERVAL_SECONDS, beat
@@ -53,6 +53,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     # No in-process sandbox here: in sandbox mode the worker reaches the API's emulator over HTTP.
     ctx["app"] = build_context(settings, jobs=ArqJobQueue(ctx["redis"]), redis=ctx["redis"], role="worker")
     ctx["heartbeat"] = asyncio.create_task(_heartbeat_loop(ctx))
+    settle_after_startup(settings)
     logger.info("worker started", extra={"instagram_mode": settings.instagram_mode})
 
 

@@ -12,10 +12,13 @@ import io
 import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
-
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from app.media.errors import MediaInvalid
+
+if TYPE_CHECKING:
+    # Pillow is imported by the functions that use it: a process that never prepares an image never loads it.
+    from PIL import Image
 
 MIN_SIDE = 320
 MAX_WIDTH = 1440
@@ -28,9 +31,6 @@ EXIF_ORIENTATION = 0x0112
 
 INVALID_IMAGE_FORMAT = "Invalid image format. Supported: JPEG, PNG"
 IMAGE_TOO_SMALL = "Image too small (min 320x320)"
-
-# Pillow refuses decompression bombs past twice this; we refuse anything past it with a clear message.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class ImageUse(StrEnum):
@@ -66,6 +66,8 @@ def prepare_image(
 ) -> PreparedImage:
     """Check an image as the seed asks and make it publishable (JPEG, upright, ≤1440 px wide, ≤8 MB), fitted
     into the use's aspect ratios when `fit` says so."""
+    from PIL import Image, ImageOps
+
     image, image_format, needs_turning = _open_checked(data)
     upright = ImageOps.exif_transpose(image) if needs_turning else image
     width, height = upright.size
@@ -105,12 +107,23 @@ def prepare_image(
     return PreparedImage(content=content, width=rgb.width, height=rgb.height)
 
 
+def open_image(data: bytes) -> Image.Image:
+    """Pillow's lazy open (the header only), with our pixel limit set first. Raises what Image.open raises."""
+    from PIL import Image
+
+    # Pillow refuses decompression bombs past twice this; we refuse anything past it with a clear message.
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image.open(io.BytesIO(data))
+
+
 def _open_checked(data: bytes) -> tuple[Image.Image, str, bool]:
     """The decoded image, its format and whether EXIF says to turn it; the seed's messages for what is not a
     JPEG or PNG of at least 320x320 (judged upright)."""
+    from PIL import Image, UnidentifiedImageError
+
     too_large = MediaInvalid(f"Image too large (more than {MAX_PIXELS // 1_000_000} megapixels)")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = open_image(data)
         image_format = image.format or ""
         # Pillow only refuses past twice its limit (and merely warns below): check the header's size
         # ourselves, before decoding a single pixel.
@@ -156,6 +169,8 @@ def _ratio_range(use: ImageUse, fit: Fit) -> tuple[float, float] | None:
 
 def fit_into(image: Image.Image, ratios: tuple[float, float], fit: Fit, pad_color: str) -> Image.Image:
     """The image centre-cropped (`Fit.CROP`) or padded (`Fit.PAD`) into the nearest ratio of `ratios`."""
+    from PIL import Image
+
     width, height = image.size
     ratio = min(max(width / height, ratios[0]), ratios[1])
     if fit == Fit.CROP:
@@ -183,6 +198,8 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB on white: transparency has no meaning in a JPEG; 16-bit grey is scaled down, not clipped."""
+    from PIL import Image
+
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         high = image.getextrema()[1]
         scale = 1 / 256 if image.mode.startswith("I;16") or (isinstance(high, int) and high > 255) else 1.0
@@ -206,6 +223,8 @@ def _encode_jpeg(image: Image.Image) -> bytes:
 
 def draw_caption(image: Image.Image, text: str) -> Image.Image:
     """Draw a story's text onto the image: centred lines on a translucent band (the API has no text stickers)."""
+    from PIL import Image, ImageDraw, ImageFont
+
     canvas = image.convert("RGBA")
     width, height = canvas.size
     font_size = max(24, width // 18)

@@ -24,12 +24,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
-from app.media.synthetic_video import AudioKind, VideoCodec, build_video
+    from app.media.synthetic_video import AudioKind, VideoCodec
 
 __all__ = [
     "SyntheticMedia",
@@ -73,6 +74,23 @@ class SyntheticMedia:
     width: int | None
     height: int | None
     duration_seconds: float | None
+
+
+def build_video(
+    width: int,
+    height: int,
+    duration_seconds: float,
+    container: Literal["mp4", "mov"] = "mp4",
+    *,
+    fps: int = 30,
+    codec: VideoCodec = "h264",
+    audio: AudioKind = "aac",
+) -> bytes:
+    """`synthetic_video.build_video`, imported on the first call: PyAV takes about 28 MB, and most processes
+    never build a video."""
+    from app.media import synthetic_video
+
+    return synthetic_video.build_video(width, height, duration_seconds, container, fps=fps, codec=codec, audio=audio)
 
 
 def is_synthetic_host(url: str) -> bool:
@@ -146,6 +164,8 @@ def _palette(seed: str) -> list[tuple[int, int, int]]:
 @lru_cache(maxsize=128)
 def render_image(seed: str, width: int, height: int, fmt: str = "JPEG", label: str | None = None) -> bytes:
     """A deterministic picture (bands, a disc, a label) in a format; the same seed gives the same bytes."""
+    from PIL import Image, ImageDraw
+
     width = min(MAX_SIDE, max(1, width))
     height = min(MAX_SIDE, max(1, height))
     colours = _palette(seed)
@@ -186,6 +206,8 @@ def render_image(seed: str, width: int, height: int, fmt: str = "JPEG", label: s
 
 @lru_cache(maxsize=16)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (OSError, ValueError, ImportError):  # Pillow built without FreeType: the small bitmap font

@@ -17,9 +17,6 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-import av
-import av.error
-
 __all__ = ["INVALID_VIDEO_FORMAT", "VideoKind", "VideoProbe", "VideoUnreadable", "probe_video", "video_problem"]
 
 INVALID_VIDEO_FORMAT = "Invalid video format. Supported: MP4, MOV"
@@ -97,6 +94,10 @@ def _container(metadata: dict[str, str], format_name: str) -> str:
 
 def probe_video(source: bytes | str | os.PathLike[str]) -> VideoProbe:
     """Probe a video (its bytes, whole or the head, or a file path); raises VideoUnreadable."""
+    # PyAV (FFmpeg) takes about 28 MB once imported: only processes that meet a video pay for it.
+    import av
+    import av.error
+
     target: Any = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
     try:
         with av.open(target, mode="r", options={"probesize": "5000000"}) as container:

@@ -15,6 +15,7 @@ from app.errors import BadRequest
 from app.media.errors import MediaInvalid
 from app.media.fetcher import MediaFetcher
 from app.media.images import PreparedImage, prepare_image
+from app.memory import release_freed_memory
 from app.publishing.assets import new_asset, new_asset_id
 from app.publishing.captions import is_upload_ref
 from app.publishing.media_items import ImageItem, ImageNeed, MediaItem, MediaNeed, VideoItem, VideoNeed
@@ -54,6 +55,13 @@ async def prepare(
     return prepared
 
 
+def _prepare_and_release(data: bytes, need: ImageNeed) -> PreparedImage:
+    image = prepare_image(data, need.use, text=need.text, fit=need.fit, pad_color=need.pad_color)
+    # The decoded pixels are freed by now, but the allocator would keep them resident (app/memory.py).
+    release_freed_memory()
+    return image
+
+
 async def _prepare_image(
     fetcher: MediaFetcher, uploads: UploadSource, prepared: PreparedMedia, need: ImageNeed
 ) -> ImageItem:
@@ -62,9 +70,7 @@ async def _prepare_image(
     else:
         data = await fetcher.image(need.url, field=need.field)
     # Pillow work is CPU-bound: keep it off the event loop.
-    image = await asyncio.to_thread(
-        prepare_image, data, need.use, text=need.text, fit=need.fit, pad_color=need.pad_color
-    )
+    image = await asyncio.to_thread(_prepare_and_release, data, need)
     asset_id = new_asset_id()
     prepared.images[asset_id] = image
     return ImageItem(

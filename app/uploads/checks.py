@@ -8,16 +8,13 @@ found here (the probe is kept with the upload).
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 from app.errors import BadRequest
 from app.media.errors import MediaInvalid
 from app.media.fetcher import VIDEO_HEAD_BYTES
-from app.media.images import inspect_image
+from app.media.images import inspect_image, open_image
 from app.media.video import (
     INVALID_VIDEO_FORMAT,
     VideoKind,
@@ -55,8 +52,10 @@ def _read_head(path: Path, size: int) -> bytes:
 
 
 def _is_image(head: bytes) -> bool:
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(io.BytesIO(head)) as image:
+        with open_image(head) as image:
             return image.format is not None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -15,7 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
-from app.auth.tokens import InvalidToken, issue_development_token, verify_token
+from app.auth.tokens import (
+    VERIFIED_TOKENS,
+    AuthenticatedUser,
+    InvalidToken,
+    VerifiedTokens,
+    issue_development_token,
+    verify_token,
+)
 from tests.conftest import JWT_SECRET, make_settings, running_app
 
 URL = "/api/sns/instagram/accounts"
@@ -144,3 +152,59 @@ async def test_rs256_app_end_to_end(rsa_keys: tuple[str, str], sqlite_database_u
         assert ok.status_code == 200
         confused = await client.get(URL, headers={"Authorization": "Bearer " + _hmac_signed(_claims(), public)})
         assert confused.status_code == 401
+
+
+class TestVerifiedTokenCache:
+    """A token is verified once, then answered from the cache until its `exp`; failures are never cached."""
+
+    def test_a_verified_token_is_answered_from_the_cache(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        settings = make_settings("sqlite://")
+        token = _hs256(_claims(jti=uuid.uuid4().hex))
+        assert verify_token(token, settings).id == "alice"
+
+        def no_second_check(*_: Any, **__: Any) -> Any:
+            raise AssertionError("verified twice")
+
+        monkeypatch.setattr(jwt, "decode", no_second_check)
+        assert verify_token(token, settings).id == "alice"
+
+    def test_another_secret_never_hits_the_cache(self) -> None:
+        token = _hs256(_claims(jti=uuid.uuid4().hex))
+        assert verify_token(token, make_settings("sqlite://")).id == "alice"
+        with pytest.raises(InvalidToken, match="signature is invalid"):
+            verify_token(token, make_settings("sqlite://", jwt_secret="another-secret-" + "y" * 40))
+
+    def test_a_refused_token_is_checked_every_time(self) -> None:
+        token = _hs256(_claims(jti=uuid.uuid4().hex), secret="wrong-secret-" + "z" * 40)
+        before = len(VERIFIED_TOKENS)
+        for _ in range(2):
+            with pytest.raises(InvalidToken, match="signature is invalid"):
+                verify_token(token, make_settings("sqlite://"))
+        assert len(VERIFIED_TOKENS) == before
+
+    def test_a_cached_token_is_verified_again_once_it_expires(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        settings = make_settings("sqlite://")
+        token = _hs256(_claims(jti=uuid.uuid4().hex))
+        checks: list[str] = []
+        decode = jwt.decode
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            checks.append("decode")
+            return decode(*args, **kwargs)
+
+        monkeypatch.setattr(jwt, "decode", counted)
+        verify_token(token, settings)
+        verify_token(token, settings)
+        assert checks == ["decode"]
+        later = time.time() + 601  # past the token's exp: python-jose then answers "expired" itself
+        monkeypatch.setattr(time, "time", lambda: later)
+        verify_token(token, settings)
+        assert checks == ["decode", "decode"]
+
+    def test_the_cache_is_bounded(self) -> None:
+        cache = VerifiedTokens(max_entries=2)
+        for name in ("a", "b", "c"):
+            cache.put((name,), AuthenticatedUser(id=name), time.time() + 60)
+        assert len(cache) == 2
+        assert cache.get(("a",)) is None
+        assert cache.get(("c",)) == AuthenticatedUser(id="c")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app.accounts import service as accounts_service
 from app.accounts.models import Account
 from app.accounts.schemas import AccountOut
 from bench.bare_accounts import SELECT_ACCOUNTS, _account
@@ -19,12 +20,14 @@ from bench.report import Row, render
 
 
 class TestBareApp:
-    def test_selects_every_column_of_the_accounts_table(self) -> None:
-        """The service loads whole Account rows; the reference must fetch as much, or it would be cheaper."""
+    def test_selects_what_the_service_selects(self) -> None:
+        """The reference runs the service's own query: fetching less would flatter it, more would flatter us."""
         listed = re.search(r"SELECT (.*) FROM accounts", SELECT_ACCOUNTS)
         assert listed is not None
         columns = [c.strip() for c in listed.group(1).split(",")]
-        assert sorted(columns) == sorted(c.name for c in Account.__table__.columns)
+        service_query = str(accounts_service.OWNED_ANSWERS)
+        assert columns == [c.name for c in accounts_service.OWNED_ANSWERS.selected_columns]
+        assert "WHERE accounts.user_id = :user_id ORDER BY accounts.id" in service_query
         assert "WHERE user_id = $1 ORDER BY id" in SELECT_ACCOUNTS
 
     def test_answers_the_service_shape(self) -> None:
