@@ -102,6 +102,12 @@ class Settings(UploadSettings):
     instagram_timeout_seconds: float = Field(default=30.0, gt=0)
     instagram_max_attempts: int = Field(default=4, ge=1, le=10)
     instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
+    # Inbound Instagram webhooks (app/inbound): the token Meta's handshake must present (generated in
+    # development, required in production), a second secret deliveries may be signed with (the Meta app's,
+    # besides the Instagram app secret), and the largest body accepted.
+    instagram_webhook_verify_token: SecretStr | None = None
+    meta_app_secret: SecretStr | None = None
+    instagram_webhook_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
     host: str = "127.0.0.1"
@@ -268,6 +274,18 @@ class Settings(UploadSettings):
             raise ConfigurationError("JWT_SECRET is not set")
         return self.jwt_secret.get_secret_value()
 
+    def webhook_verify_token(self) -> str:
+        if self.instagram_webhook_verify_token is None:
+            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN is not set")
+        return self.instagram_webhook_verify_token.get_secret_value()
+
+    def webhook_signing_secrets(self) -> list[str]:
+        """The secrets an inbound delivery may be signed with: the Instagram app's, and the Meta app's if set."""
+        found = [self.app_secret]
+        if self.meta_app_secret is not None and self.meta_app_secret.get_secret_value():
+            found.append(self.meta_app_secret.get_secret_value())
+        return found
+
     def token_encryption_keys(self) -> list[str]:
         if self.token_encryption_key is None:
             raise ConfigurationError("TOKEN_ENCRYPTION_KEY is not set")
@@ -306,6 +324,9 @@ class Settings(UploadSettings):
             )
         if self.webhook_allow_loopback:
             raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
+        verify_token = self.instagram_webhook_verify_token
+        if verify_token is None or _is_placeholder(verify_token.get_secret_value()):
+            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN must be set in production")
         if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
             raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
 
@@ -331,6 +352,9 @@ class Settings(UploadSettings):
         key = self.token_encryption_key.get_secret_value() if self.token_encryption_key else None
         if _is_placeholder(key):
             missing.append("token_encryption_key")
+        verify_token = self.instagram_webhook_verify_token
+        if verify_token is None or _is_placeholder(verify_token.get_secret_value()):
+            missing.append("instagram_webhook_verify_token")
         if not missing:
             return
         stored = _load_dev_secrets()

@@ -16,6 +16,7 @@ from app.docs_ui import install_docs
 from app.errors import install_error_handlers
 from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
+from app.inbound.router import WEBHOOK_PATH
 from app.jobs import registry
 from app.jobs.connection import redis_client
 from app.jobs.queue import ArqJobQueue, InProcessJobQueue, JobQueue
@@ -23,7 +24,7 @@ from app.migrations import upgrade_to_head_async
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
-from app.openapi import API_DESCRIPTION, OPENAPI_TAGS
+from app.openapi import API_DESCRIPTION, API_PREFIX, OPENAPI_TAGS
 from app.openapi_contract import install_openapi_contract
 from app.routers import API_ROUTERS, media_router, upload_files_router
 
@@ -108,7 +109,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         # The sandbox fetches this service's prepared media and uploads in-process; other URLs go to the network.
         in_process = httpx.ASGITransport(app=app)
         fetch_transport = PrefixRoutingTransport(
-            [(settings.public_base_url + "/media/", in_process), (settings.public_base_url + "/uploads/", in_process)]
+            [
+                (settings.public_base_url + "/media/", in_process),
+                (settings.public_base_url + "/uploads/", in_process),
+                # The emulator's webhooks to this very service (the verification handshake, the deliveries).
+                (settings.public_base_url + API_PREFIX + WEBHOOK_PATH, in_process),
+            ]
         )
         sandbox = create_sandbox_app(settings, fetch_transport=fetch_transport)
         app.state.sandbox_app = sandbox

@@ -69,7 +69,7 @@ class GraphCalls:
     async def _call(
         self,
         operation: str,
-        method: Literal["GET", "POST"],
+        method: Literal["GET", "POST", "DELETE"],
         url: str,
         *,
         mode: RetryMode,
