@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from app.inbound.config import InboundSettings
 from app.uploads.config import UploadSettings
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _is_placeholder(value: str | None) -> bool:
     return lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "changeme", "replace-"))
 
 
-class Settings(UploadSettings):
+class Settings(UploadSettings, InboundSettings):
     """Everything the service reads from its environment. See `.env.example` for each variable."""
 
     # env_ignore_empty: `NAME=` in .env means "use the default", as .env.example is written.
@@ -102,12 +103,6 @@ class Settings(UploadSettings):
     instagram_timeout_seconds: float = Field(default=30.0, gt=0)
     instagram_max_attempts: int = Field(default=4, ge=1, le=10)
     instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
-    # Inbound Instagram webhooks (app/inbound): the token Meta's handshake must present (generated in
-    # development, required in production), a second secret deliveries may be signed with (the Meta app's,
-    # besides the Instagram app secret), and the largest body accepted.
-    instagram_webhook_verify_token: SecretStr | None = None
-    meta_app_secret: SecretStr | None = None
-    instagram_webhook_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
     host: str = "127.0.0.1"
@@ -274,17 +269,9 @@ class Settings(UploadSettings):
             raise ConfigurationError("JWT_SECRET is not set")
         return self.jwt_secret.get_secret_value()
 
-    def webhook_verify_token(self) -> str:
-        if self.instagram_webhook_verify_token is None:
-            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN is not set")
-        return self.instagram_webhook_verify_token.get_secret_value()
-
     def webhook_signing_secrets(self) -> list[str]:
         """The secrets an inbound delivery may be signed with: the Instagram app's, and the Meta app's if set."""
-        found = [self.app_secret]
-        if self.meta_app_secret is not None and self.meta_app_secret.get_secret_value():
-            found.append(self.meta_app_secret.get_secret_value())
-        return found
+        return [self.app_secret, *self.extra_webhook_secrets()]
 
     def token_encryption_keys(self) -> list[str]:
         if self.token_encryption_key is None:
@@ -324,8 +311,7 @@ class Settings(UploadSettings):
             )
         if self.webhook_allow_loopback:
             raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
-        verify_token = self.instagram_webhook_verify_token
-        if verify_token is None or _is_placeholder(verify_token.get_secret_value()):
+        if _is_placeholder(self.webhook_verify_token()):
             raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN must be set in production")
         if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
             raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
@@ -352,8 +338,7 @@ class Settings(UploadSettings):
         key = self.token_encryption_key.get_secret_value() if self.token_encryption_key else None
         if _is_placeholder(key):
             missing.append("token_encryption_key")
-        verify_token = self.instagram_webhook_verify_token
-        if verify_token is None or _is_placeholder(verify_token.get_secret_value()):
+        if _is_placeholder(self.webhook_verify_token()):
             missing.append("instagram_webhook_verify_token")
         if not missing:
             return

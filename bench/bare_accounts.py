@@ -20,7 +20,8 @@ from jose import JWTError, jwt
 SELECT_ACCOUNTS = (
     "SELECT id, user_id, platform, ig_user_id, username, name, account_type, profile_picture_url, biography, "
     "website, followers_count, following_count, media_count, access_token_encrypted, token_issued_at, "
-    "token_expires_at, token_refreshed_at, scopes, status, status_reason, disconnected_at, created_at, updated_at "
+    "token_expires_at, token_refreshed_at, scopes, status, status_reason, disconnected_at, webhook_subscription, "
+    "webhook_subscription_error, created_at, updated_at "
     "FROM accounts WHERE user_id = $1 ORDER BY id"
 )
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
@@ -72,6 +73,8 @@ def _account(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "status": row["status"],
         "name": row["name"],
+        "webhooks": row["webhook_subscription"] if row["webhook_subscription"] in ("subscribed", "failed") else None,
+        "webhooks_error": row["webhook_subscription_error"],
     }
 
 

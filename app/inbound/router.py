@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from app.config import ConfigurationError
 from app.db import unit_of_work
 from app.dependencies import ContextDep
 from app.errors import AppError, BadRequest, ErrorResponse, error_responses
@@ -62,25 +61,26 @@ class TooLarge(AppError):
 )
 async def verify_subscription(
     ctx: ContextDep,
-    mode: Annotated[str | None, Query(alias="hub.mode", description="Always `subscribe`")] = None,
+    mode: Annotated[str | None, Query(alias="hub.mode", max_length=64, description="Always `subscribe`")] = None,
     challenge: Annotated[
-        str | None, Query(alias="hub.challenge", description="Echoed back when the token matches")
+        str | None, Query(alias="hub.challenge", max_length=256, description="Echoed back when the token matches")
     ] = None,
     verify_token: Annotated[
         str | None,
-        Query(alias="hub.verify_token", description="INSTAGRAM_WEBHOOK_VERIFY_TOKEN, as typed in the App Dashboard"),
+        Query(
+            alias="hub.verify_token",
+            max_length=1024,
+            description="INSTAGRAM_WEBHOOK_VERIFY_TOKEN, as typed in the App Dashboard",
+        ),
     ] = None,
 ) -> PlainTextResponse:
     """Meta calls this when the callback URL is saved in the App Dashboard (Webhooks product): with
     `hub.mode=subscribe` and `hub.verify_token` equal to INSTAGRAM_WEBHOOK_VERIFY_TOKEN, the answer is
     `hub.challenge` as plain text; anything else answers 403."""
-    try:
-        expected: str | None = ctx.settings.webhook_verify_token()
-    except ConfigurationError:
-        expected = None
+    expected = ctx.settings.webhook_verify_token()
     if challenge is None or not handshake_accepted(mode, verify_token, expected):
         raise Forbidden("hub.verify_token does not match", code="verify_token_mismatch")
-    return PlainTextResponse(challenge[:256])
+    return PlainTextResponse(challenge)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -159,18 +159,19 @@ async def receive_delivery(request: Request, ctx: ContextDep) -> DeliveryReceive
     set), stores the body as received and answers 200 at once; a background job stores the comments and
     mentions for every connected account of that Instagram user and emits `comment.created` and
     `mention.created`. A replayed body stores nothing new and still answers 200 (`duplicate: true`), so Meta
-    stops re-sending it. A missing signature answers 401, a wrong one 403; neither stores anything."""
+    stops re-sending it. A body that is not a JSON object answers 400, a missing signature 401, a wrong one 403;
+    none of them stores anything."""
     settings = ctx.settings
     body = await _read_body(request, settings.instagram_webhook_max_body_bytes)
+    try:
+        decode(body)
+    except NotAnEnvelope as exc:
+        raise BadRequest(str(exc)) from exc
     problem = check_signature(request.headers.get(SIGNATURE_HEADER), body, settings.webhook_signing_secrets())
     if problem is SignatureProblem.MISSING:
         raise Unsigned()
     if problem is SignatureProblem.MISMATCH:
         raise Forbidden(f"{SIGNATURE_HEADER} does not match the body", code="signature_mismatch")
-    try:
-        decode(body)
-    except NotAnEnvelope as exc:
-        raise BadRequest(str(exc)) from exc
     async with unit_of_work(ctx.sessionmaker) as session:
         delivery_id, stored = await store_delivery(session, body)
     if stored:
