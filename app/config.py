@@ -311,10 +311,10 @@ class Settings(UploadSettings, InboundSettings):
             )
         if self.webhook_allow_loopback:
             raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
-        if _is_placeholder(self.webhook_verify_token()):
-            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN must be set in production")
         if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
             raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
+        if _is_placeholder(self.webhook_verify_token()):
+            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN must be set in production")
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""

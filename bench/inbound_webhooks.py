@@ -122,9 +122,8 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
         p50, p95, p99 = (_quantile(latencies, q) for q in (0.50, 0.95, 0.99))
         expected = deliveries * len(USERS)
         print(f"deliveries:        {deliveries} in {seconds:g} s ({deliveries / seconds:.0f}/s), open loop, signed")
-        print(
-            f"answered 200:      {ok}/{deliveries} (others: {sorted(str(a.status) for a in answers if a.status != 200)[:5]})"
-        )
+        others = sorted(str(a.status) for a in answers if a.status != 200)[:5]
+        print(f"answered 200:      {ok}/{deliveries} (others, first 5: {others})")
         print(
             f"latency:           p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms"
