@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -61,6 +62,12 @@ async def _send(client: httpx.AsyncClient, body: bytes, at: float) -> Answer:
     return Answer(status, time.perf_counter() - started)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one read
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _kill_and_restart(stack: Stack, at: float) -> float:
     await asyncio.sleep(max(0.0, at - time.perf_counter()))
     stack.kill("worker")
@@ -104,12 +111,16 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=30, limits=limits) as client:
             await client.get("/healthz")
+            client_cpu = time.process_time()
+            api_cpu = _cpu_seconds(stack.pid("api"))
             start = time.perf_counter() + 0.5
             interval = seconds / deliveries
             sends = [asyncio.create_task(_send(client, body, start + i * interval)) for i, body in enumerate(bodies)]
             killer = asyncio.create_task(_kill_and_restart(stack, start + seconds / 2)) if kill else None
             answers = await asyncio.gather(*sends)
             sent_at = time.perf_counter()
+            client_cpu = time.process_time() - client_cpu
+            api_cpu = _cpu_seconds(stack.pid("api")) - api_cpu
             killed_at = await killer if killer else None
         deadline = time.monotonic() + 300
         counts = await _counts(stack.database_url)
@@ -128,6 +139,8 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
             f"latency:           p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms"
         )
+        print(f"API process CPU:   {api_cpu:.1f} s, {api_cpu / deliveries * 1000:.1f} ms per delivery")
+        print(f"load tool:         {client_cpu:.1f} s of CPU over {sent_at - start:.1f} s (httpx, this process)")
         if killed_at is not None:
             print(f"worker:            SIGKILLed {killed_at - start:.1f} s into the run, restarted 1 s later")
         print(f"stored, processed: {counts['stored']}, {counts['processed']} ({drained:.1f} s after the last answer)")
@@ -145,7 +158,15 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
             f"targets (all 200, p99 < {TARGET_P99_SECONDS * 1000:.0f} ms, none lost, none doubled): "
             f"{'met' if met else 'NOT met'}"
         )
-        return {"ok": ok, "p50": p50, "p95": p95, "p99": p99, "drained_seconds": drained, **counts}
+        return {
+            "api_cpu_ms_per_delivery": api_cpu / deliveries * 1000,
+            "ok": ok,
+            "p50": p50,
+            "p95": p95,
+            "p99": p99,
+            "drained_seconds": drained,
+            **counts,
+        }
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from app.db import unit_of_work
 from app.dependencies import ContextDep
 from app.errors import AppError, BadRequest, ErrorResponse, error_responses
 from app.inbound import processing
@@ -172,8 +171,8 @@ async def receive_delivery(request: Request, ctx: ContextDep) -> DeliveryReceive
         raise Unsigned()
     if problem is SignatureProblem.MISMATCH:
         raise Forbidden(f"{SIGNATURE_HEADER} does not match the body", code="signature_mismatch")
-    async with unit_of_work(ctx.sessionmaker) as session:
-        delivery_id, stored = await store_delivery(session, body)
+    async with ctx.engine.begin() as connection:
+        delivery_id, stored = await store_delivery(connection, body)
     if stored:
         try:
             await ctx.jobs.enqueue(processing.PROCESS_JOB, delivery_id, job_id=processing.job_id(delivery_id, 0))
