@@ -62,6 +62,32 @@ async def _send(client: httpx.AsyncClient, body: bytes, at: float) -> Answer:
     return Answer(status, time.perf_counter() - started)
 
 
+ROUTE = f"{API}/webhooks/instagram"
+
+
+async def _server_buckets(client: httpx.AsyncClient) -> dict[float, float]:
+    """The API's own latency histogram of the webhook route (`/metrics`): cumulative count per upper bound."""
+    text_ = (await client.get("/metrics")).text
+    buckets: dict[float, float] = {}
+    for line in text_.splitlines():
+        if line.startswith("http_request_duration_seconds_bucket{") and f'route="{ROUTE}"' in line:
+            if 'method="POST"' not in line:
+                continue
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def _bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The smallest histogram bound under which a fraction `q` of this run's answers fell."""
+    counts = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
+    total = counts.get(float("inf"), 0.0)
+    for bound in sorted(counts):
+        if total and counts[bound] >= q * total:
+            return bound
+    return float("inf")
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux /proc)."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one read
@@ -111,6 +137,7 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=30, limits=limits) as client:
             await client.get("/healthz")
+            server_before = await _server_buckets(client)
             client_cpu = time.process_time()
             api_cpu = _cpu_seconds(stack.pid("api"))
             start = time.perf_counter() + 0.5
@@ -121,6 +148,7 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
             sent_at = time.perf_counter()
             client_cpu = time.process_time() - client_cpu
             api_cpu = _cpu_seconds(stack.pid("api")) - api_cpu
+            server_after = await _server_buckets(client)
             killed_at = await killer if killer else None
         deadline = time.monotonic() + 300
         counts = await _counts(stack.database_url)
@@ -139,6 +167,8 @@ async def run(deliveries: int, seconds: float, kill: bool) -> dict[str, float]:
             f"latency:           p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms"
         )
+        server_p50, server_p99 = (_bucket_quantile(server_before, server_after, q) for q in (0.50, 0.99))
+        print(f"as the API saw it: p50 ≤ {server_p50 * 1000:g} ms, p99 ≤ {server_p99 * 1000:g} ms (/metrics histogram)")
         print(f"API process CPU:   {api_cpu:.1f} s, {api_cpu / deliveries * 1000:.1f} ms per delivery")
         print(f"load tool:         {client_cpu:.1f} s of CPU over {sent_at - start:.1f} s (httpx, this process)")
         if killed_at is not None:
