@@ -36,8 +36,9 @@ META_SECRET = "meta-app-secret-for-tests"
 
 
 @pytest_asyncio.fixture
-async def app_client(pg_database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    settings = make_settings(pg_database_url, instagram_webhook_verify_token=VERIFY_TOKEN, meta_app_secret=META_SECRET)
+async def app_client(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app committing for real on PostgreSQL and on SQLite (the embedded default), jobs run in-process."""
+    settings = make_settings(database_url, instagram_webhook_verify_token=VERIFY_TOKEN, meta_app_secret=META_SECRET)
     async with running_app(settings) as pair:
         yield pair
 
