@@ -88,6 +88,8 @@ async def unsubscribe_before_disconnect(session: AsyncSession, ctx: AppContext, 
     )
     if others is not None:
         return
+    # As for every call to Instagram: no transaction (nor pooled connection) held open while it answers.
+    await session.commit()
     try:
         await ctx.instagram.unsubscribe_webhooks(token)
     except ig.InstagramError as exc:
