@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from app.inbound.config import InboundSettings
 from app.uploads.config import UploadSettings
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def _is_placeholder(value: str | None) -> bool:
     return lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "changeme", "replace-"))
 
 
-class Settings(UploadSettings):
+class Settings(UploadSettings, InboundSettings):
     """Everything the service reads from its environment. See `.env.example` for each variable."""
 
     # env_ignore_empty: `NAME=` in .env means "use the default", as .env.example is written.
@@ -277,6 +278,10 @@ class Settings(UploadSettings):
             raise ConfigurationError("JWT_SECRET is not set")
         return self.jwt_secret.get_secret_value()
 
+    def webhook_signing_secrets(self) -> list[str]:
+        """The secrets an inbound delivery may be signed with: the Instagram app's, and the Meta app's if set."""
+        return [self.app_secret, *self.extra_webhook_secrets()]
+
     def token_encryption_keys(self) -> list[str]:
         if self.token_encryption_key is None:
             raise ConfigurationError("TOKEN_ENCRYPTION_KEY is not set")
@@ -317,6 +322,8 @@ class Settings(UploadSettings):
             raise ConfigurationError("WEBHOOK_ALLOW_LOOPBACK must be off in production")
         if self.metrics_token is not None and _is_placeholder(self.metrics_token.get_secret_value()):
             raise ConfigurationError("METRICS_TOKEN must be a real secret (or empty for an open /metrics)")
+        if _is_placeholder(self.webhook_verify_token()):
+            raise ConfigurationError("INSTAGRAM_WEBHOOK_VERIFY_TOKEN must be set in production")
 
     def check_keys(self) -> None:
         """Fail fast on a malformed TOKEN_ENCRYPTION_KEY rather than on the first token stored."""
@@ -340,6 +347,8 @@ class Settings(UploadSettings):
         key = self.token_encryption_key.get_secret_value() if self.token_encryption_key else None
         if _is_placeholder(key):
             missing.append("token_encryption_key")
+        if _is_placeholder(self.webhook_verify_token()):
+            missing.append("instagram_webhook_verify_token")
         if not missing:
             return
         stored = _load_dev_secrets()

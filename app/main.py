@@ -115,6 +115,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             [
                 (settings.public_base_url + "/media/", in_process),
                 (settings.public_base_url + "/uploads/", in_process),
+                # The emulator's callbacks and webhooks to this very service (Meta's callbacks, the verification
+                # handshake, the deliveries) reach it in-process.
                 (settings.public_base_url + API_PREFIX + "/", in_process),
             ]
         )

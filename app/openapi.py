@@ -48,6 +48,10 @@ OPENAPI_TAGS = [
         "name": "webhooks",
         "description": "Signed events (Standard Webhooks) POSTed to your URLs; the payloads are under `webhooks`.",
     },
+    {
+        "name": "instagram-webhooks",
+        "description": "Where Meta sends Instagram's webhooks (comments, mentions): signed, no Bearer JWT.",
+    },
     {"name": "events", "description": "The events feed: catch up after downtime, or poll instead of webhooks."},
     {"name": "operations", "description": "Health, readiness and metrics for operators."},
     {

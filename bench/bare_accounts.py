@@ -21,7 +21,8 @@ from jose import JWTError, jwt
 # The service's query (app/accounts/service.py `OWNED_ANSWERS`): the columns the answer shows, by user, by id.
 SELECT_ACCOUNTS = (
     "SELECT id, platform, username, status, ig_user_id, profile_picture_url, account_type, followers_count, "
-    "following_count, token_expires_at, created_at, name FROM accounts WHERE user_id = $1 ORDER BY id"
+    "following_count, token_expires_at, created_at, name, webhook_subscription, webhook_subscription_error "
+    "FROM accounts WHERE user_id = $1 ORDER BY id"
 )
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
 
@@ -72,6 +73,8 @@ def _account(row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "status": row["status"],
         "name": row["name"],
+        "webhooks": row["webhook_subscription"] if row["webhook_subscription"] in ("subscribed", "failed") else None,
+        "webhooks_error": row["webhook_subscription_error"],
     }
 
 

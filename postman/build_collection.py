@@ -358,6 +358,29 @@ EVERY_OPERATION = [
     ),
     _op("get", f"{API}/events", 200, "Read your events (the feed)", query={"limit": "50"}),
     _op("delete", f"{API}/webhooks/{{webhook_id}}", 200, "Delete the webhook endpoint"),
+    _op(
+        "get",
+        f"{API}/webhooks/instagram",
+        403,
+        "Instagram webhooks: Meta's handshake (wrong token)",
+        "Meta calls this when the callback URL is saved in the App Dashboard, with hub.verify_token = "
+        "INSTAGRAM_WEBHOOK_VERIFY_TOKEN: it answers hub.challenge. Any other token answers 403, as here.",
+        query={"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": "not-the-token"},
+        auth=False,
+        schema="ErrorResponse",
+    ),
+    _op(
+        "post",
+        f"{API}/webhooks/instagram",
+        401,
+        "Instagram webhooks: an unsigned delivery is refused",
+        "Meta signs every delivery (X-Hub-Signature-256, HMAC-SHA256 of the body with the app secret); without "
+        "the signature nothing is stored. To see a delivery go through, use the sandbox: "
+        "PUT /sandbox/control/webhooks, then POST /sandbox/control/fans/comments.",
+        body={"object": "instagram", "entry": []},
+        auth=False,
+        schema="ErrorResponse",
+    ),
     _op("get", "/healthz", 200, "Liveness", auth=False),
     _op("get", "/readyz", 200, "Readiness", auth=False),
     _op(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import failures
 from app import instagram as ig
-from app.accounts import service
+from app.accounts import service, subscriptions
 from app.accounts.models import Account, AccountStatus
 from app.accounts.oauth_state import consume_state, issue_state, read_state
 from app.config import OAUTH_CALLBACK_PATH
@@ -53,6 +53,8 @@ async def connect_account(
         profile = await ctx.instagram.get_me(long.access_token.get_secret_value())
     except ig.InstagramError as exc:
         raise failures.instagram_error(exc) from exc
+    # Webhooks for the account's comments: a failure is shown on the account and retried, never fatal here.
+    subscription = await subscriptions.subscribe(ctx, long.access_token.get_secret_value())
     now = utcnow()
     account = await service.upsert_connected(
         session,
@@ -63,6 +65,7 @@ async def connect_account(
         token_expires_at=now + timedelta(seconds=long.expires_in),
         scopes=short.permissions,
     )
+    subscriptions.apply(account, subscription)
     use.account_id = account.id
     session.add(use)
     return account

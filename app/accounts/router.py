@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.accounts import callback_page, disconnect, flows, service
+from app.accounts import callback_page, disconnect, flows, service, subscriptions
 from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
 from app.accounts.oauth_state import InvalidState
 from app.accounts.schemas import (
@@ -164,9 +164,11 @@ async def get_account(account: OwnedAccount, links: PublicLinksDep) -> AccountOu
     response_model=MessageOut,
     responses=error_responses(401, 404),
 )
-async def disconnect_account(session: SessionDep, account: OwnedAccount) -> MessageOut:
+async def disconnect_account(session: SessionDep, ctx: ContextDep, account: OwnedAccount) -> MessageOut:
     """Destroys the stored token, marks the account inactive and cancels its scheduled posts.
-    Its published posts and their analytics are kept."""
+    Its published posts and their analytics are kept. Before the token goes, the account's Instagram webhooks
+    are turned off (best effort; not when another user still has the same Instagram account connected)."""
+    await subscriptions.unsubscribe_before_disconnect(session, ctx, account)
     await disconnect.disconnect_account(session, account)
     return MessageOut(message="Account disconnected successfully")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +46,8 @@ class AccountOut(BaseModel):
                     "created_at": "2026-02-26T10:00:00Z",
                     "status": "active",
                     "name": "John Doe",
+                    "webhooks": "subscribed",
+                    "webhooks_error": None,
                 }
             ]
         }
@@ -63,6 +66,12 @@ class AccountOut(BaseModel):
     created_at: datetime
     status: str = Field(description="active, needs_reauth (connect it again) or disconnected")
     name: str | None = None
+    webhooks: Literal["subscribed", "failed"] | None = Field(
+        default=None,
+        description="The account's Instagram webhooks (comments and mentions): `subscribed`, `failed` (retried by "
+        "the daily token job; `webhooks_error` says why) or null (not tried yet, or unsubscribed on disconnect).",
+    )
+    webhooks_error: str | None = Field(default=None, description="Why the last subscription attempt failed.")
 
 
 class ConnectedAccount(BaseModel):

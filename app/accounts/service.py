@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +35,9 @@ def account_type_label(value: str | None) -> str | None:
     return _ACCOUNT_TYPES.get(value.upper(), value.lower())
 
 
+_WEBHOOK_STATES: dict[str, Literal["subscribed", "failed"]] = {"subscribed": "subscribed", "failed": "failed"}
+
+
 def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
     return AccountOut(
         id=account.id,
@@ -49,6 +53,8 @@ def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
         created_at=account.created_at,
         status=account.status,
         name=account.name,
+        webhooks=_WEBHOOK_STATES.get(account.webhook_subscription or ""),
+        webhooks_error=account.webhook_subscription_error,
     )
 
 
@@ -67,6 +73,8 @@ _ACCOUNT_OUT_COLUMNS = (
     Account.token_expires_at,
     Account.created_at,
     Account.name,
+    Account.webhook_subscription,
+    Account.webhook_subscription_error,
 )
 OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
 
@@ -90,6 +98,8 @@ async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicL
             created_at=row.created_at,
             status=row.status,
             name=row.name,
+            webhooks=_WEBHOOK_STATES.get(row.webhook_subscription or ""),
+            webhooks_error=row.webhook_subscription_error,
         )
         for row in rows
     ]

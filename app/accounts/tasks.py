@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from app import instagram as ig
-from app.accounts import oauth_state, service
+from app.accounts import oauth_state, service, subscriptions
 from app.accounts.models import Account, AccountStatus
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
@@ -29,6 +29,9 @@ class TokenReport:
     refreshed: int = 0
     dead: int = 0
     failed: int = 0
+    # Webhook subscriptions retried (accounts whose subscription failed, or was never made).
+    webhooks_subscribed: int = 0
+    webhooks_failed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -99,12 +102,14 @@ async def refresh_expiring_tokens(ctx: AppContext, progress: ProgressCallback | 
             report.refreshed += 1
         if progress:
             progress(index, len(accounts), f"account {account.id}: {report.as_dict()}")
+    report.webhooks_subscribed, report.webhooks_failed = await subscriptions.retry_failed(ctx)
     logger.info("token refresh finished", extra=report.as_dict())
     return report
 
 
 async def refresh_tokens(ctx: dict[str, Any]) -> dict[str, int]:
-    """Daily: refresh the long-lived tokens that would expire within 10 days."""
+    """Daily: refresh the long-lived tokens that would expire within 10 days, and retry failed webhook
+    subscriptions."""
     app: AppContext = ctx["app"]
     return (await refresh_expiring_tokens(app)).as_dict()
 

@@ -102,6 +102,32 @@ class InsightsRefreshed(EventData):
     refreshed_at: datetime
 
 
+class _HeardEvent(EventData):
+    account_id: int = Field(description="The connected account the comment or mention is for.")
+    username: str = Field(description="The account's Instagram username.")
+    platform_user_id: str = Field(description="The account's Instagram user id.")
+    media_id: str = Field(description="The Instagram media the comment is on.")
+    text: str | None = Field(description="What the person wrote.")
+    from_username: str | None = Field(description="Who wrote it (their Instagram username).")
+    from_id: str | None = Field(description="Their Instagram-scoped id.")
+
+
+class CommentCreated(_HeardEvent):
+    """Instagram told us (by webhook) that someone commented on, or replied under, one of the account's media."""
+
+    comment_id: str = Field(description="Instagram's comment id.")
+    parent_id: str | None = Field(description="The top-level comment when this is a reply.")
+    hidden: bool = False
+    commented_at: datetime | None = Field(description="When Instagram says it was written (the delivery's time).")
+
+
+class MentionCreated(_HeardEvent):
+    """Someone @mentioned the account: in a comment (`comment_id`), or in a caption (`comment_id` null)."""
+
+    comment_id: str | None = Field(description="The comment that mentions the account; null for a caption.")
+    mentioned_at: datetime | None
+
+
 class WebhookTest(EventData):
     """Sent by `POST /webhooks/{id}/test` to that endpoint only (never in the events feed)."""
 
@@ -119,6 +145,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "account.needs_reauth": AccountNeedsReauth,
     "account.disconnected": AccountDisconnected,
     "insights.refreshed": InsightsRefreshed,
+    "comment.created": CommentCreated,
+    "mention.created": MentionCreated,
     WEBHOOK_TEST: WebhookTest,
 }
 

@@ -38,6 +38,7 @@ from app.instagram.oauth import OAuthCalls
 from app.instagram.publishing import PublishingCalls
 from app.instagram.redaction import install_httpx_log_redaction
 from app.instagram.retry import RetryPolicy
+from app.instagram.subscriptions import SubscriptionCalls
 from app.instagram.throttle import AccountPauses
 
 logger = logging.getLogger(__name__)
@@ -54,11 +55,12 @@ MEDIA_FIELDS = (
 _MAX_STORY_PAGES = 20
 
 
-class InstagramClient(OAuthCalls, PublishingCalls, CommentCalls):
+class InstagramClient(OAuthCalls, PublishingCalls, CommentCalls, SubscriptionCalls):
     """Async client for graph.instagram.com and Instagram OAuth; see docs/instagram-client.md.
 
     Reads and insights are here; OAuth, publishing and comment operations come from their own modules
-    (oauth.py, publishing.py, comments.py), and every operation goes through the call machinery of calls.py."""
+    (oauth.py, publishing.py, comments.py, subscriptions.py), and every operation goes through the call
+    machinery of calls.py."""
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.accounts.tasks import purge_oauth_states, refresh_tokens
 from app.events.tasks import deliver_webhook, sweep_webhooks
+from app.inbound.tasks import process_inbound_delivery, sweep_inbound_deliveries
 from app.insights.tasks import refresh_insights
 from app.jobs.crons import EVERY_FIVE_SECONDS, CronSpec
 from app.jobs.queue import JobSpec
@@ -21,6 +22,8 @@ JOBS: list[JobSpec] = [
     JobSpec(deliver_webhook, max_tries=3),
     # Also asked for at once by a data deletion (app/inbound), so the erased user's upload files go now.
     JobSpec(expire_uploads, max_tries=1),
+    # It records its own failures for the sweeper; arq's tries only cover a worker killed while it ran.
+    JobSpec(process_inbound_delivery, max_tries=5),
 ]
 
 CRONS: list[CronSpec] = [
@@ -28,6 +31,8 @@ CRONS: list[CronSpec] = [
     # A post whose runner died is published within seconds, not after arq's in-progress timeout.
     CronSpec(recover_posts, seconds=EVERY_FIVE_SECONDS, quiet=True),
     CronSpec(sweep_webhooks, run_at_startup=True),
+    # Instagram's deliveries a killed worker left pending are processed within seconds.
+    CronSpec(sweep_inbound_deliveries, seconds=frozenset(range(0, 60, 10)), run_at_startup=True, quiet=True),
     CronSpec(refresh_insights, hours=frozenset({0, 6, 12, 18}), minutes=frozenset({0})),
     CronSpec(refresh_tokens, hours=frozenset({3}), minutes=frozenset({30})),
     CronSpec(purge_oauth_states, minutes=frozenset({45})),

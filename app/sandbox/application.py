@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.config import Settings
-from app.sandbox import bulk_media, call_stats, cdn, control, control_comments, control_webhooks, graph, oauth
+from app.sandbox import (
+    bulk_media,
+    call_stats,
+    cdn,
+    control,
+    control_comments,
+    control_fans,
+    control_webhooks,
+    graph,
+    oauth,
+)
 from app.sandbox.state import Sandbox
 
 DESCRIPTION = """An in-memory emulator of the Instagram Platform API (Instagram API with Instagram Login).
@@ -67,6 +77,7 @@ def build_sandbox_app(
     app.include_router(control.router)
     app.include_router(control_webhooks.router)
     app.include_router(control_comments.router)
+    app.include_router(control_fans.router)
     app.include_router(cdn.router)
     app.include_router(bulk_media.router)
     call_stats.install(app, sandbox)

@@ -22,6 +22,7 @@ def production(**overrides: object) -> Settings:
         "instagram_app_secret": "a-real-app-secret",
         "database_url": "postgresql://postgres@db/instagram",
         "public_base_url": "https://instagram.example.com",
+        "instagram_webhook_verify_token": "a-long-random-verify-token",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -49,6 +50,8 @@ class TestProduction:
             ({"synthetic_media": True}, "SYNTHETIC_MEDIA"),
             ({"jwt_algorithm": "RS256"}, "JWT_PUBLIC_KEY"),
             ({"public_base_url": ""}, "PUBLIC_BASE_URL"),
+            ({"instagram_webhook_verify_token": None}, "INSTAGRAM_WEBHOOK_VERIFY_TOKEN"),
+            ({"instagram_webhook_verify_token": "change-me"}, "INSTAGRAM_WEBHOOK_VERIFY_TOKEN"),
         ],
     )
     def test_unsafe_settings_stop_start_up_naming_the_variable(
@@ -74,6 +77,9 @@ class TestDevelopment:
         assert first.jwt_secret is not None and second.jwt_secret is not None
         assert first.jwt_secret.get_secret_value() == second.jwt_secret.get_secret_value()
         assert len(first.jwt_secret.get_secret_value()) >= 32
+        # The inbound webhooks' verify token too (typed into the Meta App Dashboard, so kept as well).
+        assert first.webhook_verify_token() is not None
+        assert first.webhook_verify_token() == second.webhook_verify_token()
         second.check_keys()
         assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
 

@@ -195,7 +195,14 @@ class TestBackgroundRefresh:
         await client.post("/sandbox/control/clock", json={"advance_seconds": 2 * 86400})
         await client.post("/sandbox/control/revoke", json={"username": "dead_brand"})
         report = await refresh_expiring_tokens(ctx)
-        assert report.as_dict() == {"refreshed": 1, "dead": 1, "failed": 0}
+        # The factory connects without subscribing to webhooks: the job subscribes the two still active.
+        assert report.as_dict() == {
+            "refreshed": 1,
+            "dead": 1,
+            "failed": 0,
+            "webhooks_subscribed": 2,
+            "webhooks_failed": 0,
+        }
         async with ctx.sessionmaker() as session:
             accounts = {a.username: a for a in (await session.scalars(select(Account))).all()}
         refreshed = accounts["old_brand"]

@@ -72,6 +72,9 @@ def _body(operation: dict[str, Any]) -> dict[str, Any] | None:
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if content is None:
         return None
+    if "$ref" not in content["schema"]:  # a body read raw (a signed Instagram delivery): its own example
+        inline: dict[str, Any] = content["example"]
+        return inline
     name = content["schema"]["$ref"].rsplit("/", 1)[-1]
     example: dict[str, Any] = DOCUMENT["components"]["schemas"][name]["examples"][0]
     return example
@@ -220,8 +223,10 @@ async def test_documented_503_is_answered_by_every_operation(
     # The OAuth callback checks its signed state before the database: a forged one is a 400 whatever happens.
     # A webhook URL is checked (resolved, SSRF guard) before the database too, and the example's host
     # (app.example.com) does not resolve on this offline machine. An upload's form is read (and refused here:
-    # this JSON body is no multipart form) before the database is touched.
+    # this JSON body is no multipart form) before the database is touched. An Instagram delivery's signature is
+    # checked before it is stored: this unsigned one is a 401.
     expected = {
+        "POST /api/sns/instagram/webhooks/instagram": 401,
         "GET /api/sns/instagram/callback": 400,
         "POST /api/sns/instagram/webhooks": 400,
         "POST /api/sns/instagram/uploads": 400,
