@@ -384,7 +384,7 @@ class TestEndToEnd:
         async with ctx.sessionmaker() as session:
             row = await session.get(Account, account["id"])
         assert row is not None
-        await make.published_post(row)
+        post = await make.published_post(row)
         configured = await client.put(
             "/sandbox/control/webhooks",
             json={"callback_url": ctx.settings.public_base_url + PATH, "verify_token": VERIFY_TOKEN},
@@ -408,6 +408,29 @@ class TestEndToEnd:
         assert created and created[0]["data"]["comment_id"] == fan["comment"]["id"]
         # The comment is in the sandbox's state too, where GET /{media-id}/comments lists it.
         assert fan["comment"]["media"]["id"] == comment.media_id
+
+        # Issue 13's whole loop: the comment heard by webhook is listed, replied to, hidden and deleted through the
+        # API, and each step shows in the sandbox.
+        comment_id = fan["comment"]["id"]
+        listed = (await client.get(f"{API}/{post.id}/comments", headers=auth_headers("alice"))).json()
+        assert [c["comment_id"] for c in listed["comments"]] == [comment_id]
+        replied = await client.post(
+            f"{API}/comments/{comment_id}/replies", headers=auth_headers("alice"), json={"message": "In Lisbon!"}
+        )
+        assert replied.status_code == 201, replied.text
+        assert (await client.get(f"/sandbox/control/comments/{comment_id}")).json()["replies"] == [
+            replied.json()["comment_id"]
+        ]
+        hidden = await client.post(
+            f"{API}/comments/{comment_id}/hide", headers=auth_headers("alice"), json={"hidden": True}
+        )
+        assert hidden.status_code == 200, hidden.text
+        assert (await client.get(f"/sandbox/control/comments/{comment_id}")).json()["hidden"] is True
+        deleted = await client.delete(f"{API}/comments/{comment_id}", headers=auth_headers("alice"))
+        assert deleted.status_code == 200, deleted.text
+        assert (await client.get(f"/sandbox/control/comments/{comment_id}")).json()["deleted"] is True
+        # Someone else cannot touch it, whatever id they send.
+        assert (await client.delete(f"{API}/comments/{comment_id}", headers=auth_headers("bob"))).status_code == 404
 
         mention = await control(client, "fans/mentions", {"username": "e2e.brand", "from_username": "leo"})
         assert mention["webhook"]["sent"] is True
