@@ -102,6 +102,11 @@ class Settings(UploadSettings):
     instagram_timeout_seconds: float = Field(default=30.0, gt=0)
     instagram_max_attempts: int = Field(default=4, ge=1, le=10)
     instagram_retry_budget_seconds: float = Field(default=20.0, ge=0)
+    # The Instagram client's connection pool, shared by every request of one process (issue 8): enough for
+    # as many calls at once as the process serves (200 callers at 0.5 s each is 200 connections), and
+    # idle connections kept a little less than the 5 s after which common servers close them.
+    instagram_max_connections: int = Field(default=500, ge=1, le=10_000)
+    instagram_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
 
     # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
     host: str = "127.0.0.1"
