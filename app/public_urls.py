@@ -41,8 +41,9 @@ class PublicLinks:
         return for_answer(url, self.settings, self.base_url)
 
 
-def public_links(request: Request) -> PublicLinks:
-    """The `PublicLinks` of the request being answered."""
+async def public_links(request: Request) -> PublicLinks:
+    """The `PublicLinks` of the request being answered. `async` though it awaits nothing: FastAPI runs a plain
+    `def` dependency in its threadpool, a hop per request that costs more than the work."""
     return PublicLinks(request.app.state.settings, request_base_url(request))
 
 
