@@ -107,6 +107,9 @@ class Settings(UploadSettings):
     # idle connections kept a little less than the 5 s after which common servers close them.
     instagram_max_connections: int = Field(default=500, ge=1, le=10_000)
     instagram_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
+    # API processes of `python -m app serve` (app/serving.py). Unset: one per core when REDIS_URL is set (the
+    # processes share jobs through Redis), else 1; more than 1 without REDIS_URL is refused.
+    web_concurrency: int | None = Field(default=None, ge=1, le=256)
 
     # Where uvicorn listens (`make run` passes the same HOST and PORT): the development public base URL.
     host: str = "127.0.0.1"
