@@ -14,14 +14,16 @@ What the client relies on, and this transport keeps:
 - httpx's timeouts (`request.extensions["timeout"]`): connect (pool wait included), read between bytes.
 - Bodies stream: the answer is read as the caller reads it; gzip and the like are left to httpx to decode
   (aiohttp's own decompression is off, so they are not decoded twice).
-- No proxy from the environment, no cookies kept between calls, no redirect followed: the client asks for
-  none of them.
+- A proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), as httpx's own transport
+  honours them: read once, decided once per host (aiohttp's own `trust_env` would ask a thread per request).
+- No cookies kept between calls, no redirect followed: the client asks for neither.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+import urllib.request
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -45,15 +47,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     so the transport can be built anywhere, as the client is.
     """
 
-    def __init__(self, *, max_connections: int, keepalive_seconds: float) -> None:
+    def __init__(
+        self, *, max_connections: int, keepalive_seconds: float, proxies: Mapping[str, str] | None = None
+    ) -> None:
+        """`proxies`: scheme (or "all", "no") to proxy URL, as urllib reads them; default: the environment's."""
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         if keepalive_seconds <= 0:
             raise ValueError("keepalive_seconds must be positive")
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
+        self._proxies = dict(urllib.request.getproxies_environment() if proxies is None else proxies)
+        self._proxy_by_origin: dict[tuple[str, str], URL | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+
+    def _proxy_for(self, url: httpx.URL) -> URL | None:
+        """The proxy for this URL's scheme and host (NO_PROXY honoured); decided once per origin."""
+        origin = (url.scheme, url.host)
+        if origin not in self._proxy_by_origin:
+            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+            if proxy and _bypassed(url.host, self._proxies.get("no", "")):
+                proxy = None
+            if proxy and "://" not in proxy:
+                proxy = f"http://{proxy}"
+            self._proxy_by_origin[origin] = URL(proxy) if proxy else None
+        return self._proxy_by_origin[origin]
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -90,6 +109,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=data,
                 allow_redirects=False,
+                proxy=self._proxy_for(request.url),
                 # aiohttp adds a Content-Type of its own to a body that has none; httpx's request is sent as is.
                 skip_auto_headers=("Content-Type", "User-Agent", "Accept-Encoding", "Accept"),
                 timeout=_timeout(request),
@@ -115,6 +135,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY (`*`, or hosts and domains separated by commas, ports ignored) names this host."""
+    host = host.lower().rstrip(".")
+    for entry in no_proxy.lower().replace(" ", ",").split(","):
+        name = entry.strip().split(":", 1)[0].lstrip(".") if entry.strip() != "*" else "*"
+        if name == "*" or (name and (host == name or host.endswith("." + name))):
+            return True
+    return False
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -176,6 +206,9 @@ def _as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.TransportEr
         return httpx.ConnectError(message, request=request)
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return httpx.UnsupportedProtocol(message, request=request)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        # The proxy refused to open the tunnel: counted as sent all the same, to be safe (httpx does so too).
+        return httpx.ProxyError(message, request=request)
     # May have been sent: the connection was made, the request (perhaps) written.
     if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError | TimeoutError):
         return httpx.ReadTimeout(message, request=request)

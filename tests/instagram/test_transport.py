@@ -211,6 +211,31 @@ async def test_the_pool_never_opens_more_than_its_limit() -> None:
     assert len(server.requests) == 12
 
 
+async def test_a_proxy_from_the_environment_is_used_except_for_no_proxy_hosts() -> None:
+    async with serving(ok) as proxy, serving(ok) as direct:
+        transport = AiohttpTransport(
+            max_connections=2, keepalive_seconds=5, proxies={"http": proxy.url, "no": "localhost"}
+        )
+        async with httpx.AsyncClient(transport=transport) as http:
+            assert (await http.get("http://graph.instagram.test/v25.0/me")).status_code == 200
+            assert (await http.get(f"http://localhost:{direct.port}/v25.0/me")).status_code == 200
+    # Through the proxy: the absolute URL in the request line; the NO_PROXY host straight.
+    assert [r.request_line for r in proxy.requests] == ["GET http://graph.instagram.test/v25.0/me HTTP/1.1"]
+    assert [r.request_line for r in direct.requests] == ["GET /v25.0/me HTTP/1.1"]
+
+
+def test_the_environment_names_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "graph.internal")
+    transport = AiohttpTransport(max_connections=1, keepalive_seconds=5)
+    assert str(transport._proxy_for(httpx.URL("https://graph.instagram.com/me"))) == "http://proxy.internal:3128"
+    assert transport._proxy_for(httpx.URL("https://graph.internal/me")) is None
+    assert transport._proxy_for(httpx.URL("https://api.graph.internal/me")) is None
+    assert transport._proxy_for(httpx.URL("http://graph.instagram.com/me")) is None  # no HTTP_PROXY
+    monkeypatch.setenv("NO_PROXY", "*")
+    assert AiohttpTransport(max_connections=1, keepalive_seconds=5)._proxy_for(httpx.URL("https://x.test/")) is None
+
+
 # --- failures: before the request was sent, or perhaps after ---------------------------------------------
 
 
