@@ -32,11 +32,11 @@ import httpx
 from multidict import CIMultiDict
 from yarl import URL
 
-# What httpx's own transport trusts (certifi's bundle), so changing transport changes no certificate verdict.
-_CHUNK = 64 * 1024
+_CHUNK = 64 * 1024  # the most of an answer's body handed on at once
 
 
 def _ssl_context() -> ssl.SSLContext:
+    # What httpx's own transport trusts (certifi's bundle), so changing transport changes no certificate verdict.
     return ssl.create_default_context(cafile=certifi.where())
 
 
