@@ -31,5 +31,10 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
-# The API. The worker runs the same image with: python -m app worker
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--forwarded-allow-ips", "*"]
+# The API: uvicorn in WEB_CONCURRENCY processes (unset: one per core the container may use; README:
+# Performance), on HOST:PORT, trusting X-Forwarded-* from FORWARDED_ALLOW_IPS (the proxy in front).
+# The worker runs the same image with: python -m app worker
+ENV HOST=0.0.0.0 \
+    PORT=8000 \
+    FORWARDED_ALLOW_IPS="*"
+CMD ["python", "-m", "app", "serve"]

@@ -114,7 +114,18 @@ def _worker(_args: argparse.Namespace) -> int:
     return run()
 
 
+def _serve(_args: argparse.Namespace) -> int:
+    from app.serving import serve
+
+    # The settings are checked (and development secrets written) once, before any worker process starts.
+    return serve(load_settings())
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+    "serve": (
+        "serve the API on HOST:PORT in WEB_CONCURRENCY processes (default: one per core with REDIS_URL, else 1)",
+        _serve,
+    ),
     "worker": ("run the background worker (arq), which rides out Redis outages (needs REDIS_URL)", _worker),
     "token": ("print a development JWT for trying the API (Swagger UI: Authorize)", _token),
     "migrate": ("bring the database to the latest schema (alembic upgrade head)", _migrate),

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from app.capacity import CapacitySettings
 from app.inbound.config import InboundSettings
 from app.uploads.config import UploadSettings
 
@@ -66,7 +67,7 @@ def _is_placeholder(value: str | None) -> bool:
     return lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change-me", "changeme", "replace-"))
 
 
-class Settings(UploadSettings, InboundSettings):
+class Settings(CapacitySettings, UploadSettings, InboundSettings):
     """Everything the service reads from its environment. See `.env.example` for each variable."""
 
     # env_ignore_empty: `NAME=` in .env means "use the default", as .env.example is written.
@@ -81,16 +82,6 @@ class Settings(UploadSettings, InboundSettings):
     database_url: str = Field(default_factory=lambda: f"sqlite+aiosqlite:///{VAR_DIR / 'instagram.db'}")
     # None: migrate at start-up only for SQLite (the embedded mode); production runs `alembic upgrade head`.
     database_auto_migrate: bool | None = None
-    # The PostgreSQL pool of one process: DATABASE_POOL_SIZE connections kept open, up to DATABASE_MAX_OVERFLOW
-    # more under bursts (closed when returned), and a request waits at most DATABASE_POOL_TIMEOUT_SECONDS for
-    # one. Read-only routes hand their connection back as soon as their query is answered (see app/db.py).
-    database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
-    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
-    # gc.freeze() once started: the objects built at start-up (modules, routes, the OpenAPI schema) leave the
-    # collector's generations, so collections stay short and forked or long-lived memory is not touched
-    # again. Off in tests, which build many apps in one process.
-    gc_freeze_after_startup: bool = True
     redis_url: str | None = None
 
     jwt_secret: SecretStr | None = None

@@ -20,6 +20,7 @@ from app.events.outbox import bind_job_queue
 from app.events.sender import WebhookSender
 from app.http_routing import PrefixRoutingTransport
 from app.instagram import InstagramClient, InstagramConfig
+from app.instagram.client import instagram_transport
 from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
 from app.memory import release_freed_memory
@@ -66,6 +67,8 @@ def instagram_config(settings: Settings) -> InstagramConfig:
         timeout_seconds=settings.instagram_timeout_seconds,
         max_attempts=settings.instagram_max_attempts,
         retry_budget_seconds=settings.instagram_retry_budget_seconds,
+        max_connections=settings.instagram_max_connections,
+        keepalive_seconds=settings.instagram_keepalive_seconds,
     )
 
 
@@ -78,13 +81,13 @@ def build_instagram_client(
     settings: Settings, *, in_process_sandbox: httpx.AsyncBaseTransport | None = None
 ) -> InstagramClient:
     """The process's one Instagram client; with `in_process_sandbox`, sandbox URLs skip the network."""
+    config = instagram_config(settings)
     transport: httpx.AsyncBaseTransport | None = None
     if in_process_sandbox is not None:
         transport = PrefixRoutingTransport(
-            [(settings.sandbox_base_url + "/", in_process_sandbox)],
-            default=httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)),
+            [(settings.sandbox_base_url + "/", in_process_sandbox)], default=instagram_transport(config)
         )
-    return InstagramClient(instagram_config(settings), transport=transport, on_call=_record_call)
+    return InstagramClient(config, transport=transport, on_call=_record_call)
 
 
 def build_context(

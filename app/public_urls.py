@@ -42,7 +42,8 @@ class PublicLinks:
 
 
 async def public_links(request: Request) -> PublicLinks:
-    """The `PublicLinks` of the request being answered (async: a plain def dependency hops to a thread)."""
+    """The `PublicLinks` of the request being answered. `async` though it awaits nothing: FastAPI runs a plain
+    `def` dependency in its threadpool, a hop per request that costs more than the work."""
     return PublicLinks(request.app.state.settings, request_base_url(request))
 
 

@@ -1,10 +1,11 @@
 """`make bench-profile`: where the API process spends its CPU under goal 1's load, sampled by py-spy.
 
 The stack is started as for `make bench`, the 100 accounts connected, and wrk sends GET /account/info from 50
-clients with the sandbox answering in 100 ms (`--load accounts`: GET /accounts, goal 3's load) while
-`py-spy record` samples the API process. It writes py-spy's raw profile (collapsed stacks: open it in
-speedscope or flamegraph.pl) and prints two summaries, also written beside it: the functions the CPU was in
-(self time) and the libraries on the stack (inclusive: a sample counts for every library it passes through).
+clients with the sandbox answering in 100 ms (`--clients 200 --upstream 0.5`: goal 2's load; `--load accounts`:
+GET /accounts, goal 3's load) while `py-spy record` samples the API process. It writes py-spy's raw profile
+(collapsed stacks: open it in speedscope or flamegraph.pl) and prints two summaries, also written beside it: the
+functions the CPU was in (self time) and the libraries on the stack (inclusive: a sample counts for every
+library it passes through).
 """
 
 from __future__ import annotations
@@ -104,23 +105,23 @@ def _py_spy() -> str:
     return found
 
 
-async def profile(load: str, seconds: int, rate: int) -> Path:
+async def profile(load: str, seconds: int, rate: int, clients: int = 50, upstream: float = 0.1) -> Path:
     output = RESULTS_DIR / f"profile-api-{load}.txt"
     async with bench_stack(("sandbox", "api"), logs=RESULTS_DIR / "profile-logs") as stack:
         accounts = await connect_accounts(stack, "bench", "bench", 100)
         requests: list[Request]
         if load == "account-info":
-            await set_latency(stack, {"user": 0.1})
+            await set_latency(stack, {"user": upstream})
             requests = service_requests("bench", accounts)
         else:
             requests = accounts_requests("bench")
-        await asyncio.to_thread(run_load, stack.api_url, requests, clients=50, seconds=2, label="warm-up")
+        await asyncio.to_thread(run_load, stack.api_url, requests, clients=clients, seconds=2, label="warm-up")
         command = [_py_spy(), "record", "--pid", str(stack.pid("api")), "--rate", str(rate)]
         # --gil: only the thread holding the GIL, i.e. where Python spends CPU (idle threads would dilute it).
         command += ["--duration", str(seconds), "--format", "raw", "--output", str(output), "--gil"]
         sampler = await asyncio.create_subprocess_exec(*command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         load_result = await asyncio.to_thread(
-            run_load, stack.api_url, requests, clients=50, seconds=seconds + 2, label=load
+            run_load, stack.api_url, requests, clients=clients, seconds=seconds + 2, label=load
         )
         await sampler.wait()
     print(f"{load}: {load_result.requests_per_second:,.0f} req/s, p50 {load_result.p50_ms:.0f} ms")
@@ -132,8 +133,11 @@ def main() -> None:
     parser.add_argument("--load", choices=("account-info", "accounts"), default="account-info")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
+    # Goal 2's load: --clients 200 --upstream 0.5
+    parser.add_argument("--clients", type=int, default=50, help="wrk's clients (default: goal 1's 50)")
+    parser.add_argument("--upstream", type=float, default=0.1, help="the sandbox's profile latency, seconds")
     args = parser.parse_args()
-    output = asyncio.run(profile(args.load, args.seconds, args.rate))
+    output = asyncio.run(profile(args.load, args.seconds, args.rate, args.clients, args.upstream))
     summary = summarise(output)
     output.with_name(output.stem + "-summary.txt").write_text(summary + "\n")
     print(summary)

@@ -111,8 +111,8 @@ async def read_profile(session: AsyncSession, ctx: AppContext, account: Account)
     """The account's live profile, also copied onto its row (the cached profile, saved with the request)."""
     async with instagram_token(session, ctx, account) as token:
         profile = await ctx.instagram.get_user(token, account.ig_user_id)
+    # Saved with the request when it changed; an unchanged profile touches the database no more.
     service.apply_profile(account, profile, ctx.settings)
-    session.add(account)
     return profile
 
 

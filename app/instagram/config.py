@@ -24,8 +24,11 @@ class InstagramConfig:
     timeout_seconds: float = 30.0
     max_attempts: int = 4
     retry_budget_seconds: float = 20.0
-    max_connections: int = 100
-    max_keepalive_connections: int = 20
+    # One pool for every call of the process: at 0.5 s an answer, 200 callers at once need 200 connections.
+    max_connections: int = 500
+    # An idle connection is kept this long. Under the 5 s of common servers (uvicorn's default), so the client
+    # never reuses a connection the server is closing at that very moment.
+    keepalive_seconds: float = 4.0
 
     def __post_init__(self) -> None:
         # Fail when the client is built, not on the first call in the middle of a request.
@@ -43,8 +46,10 @@ class InstagramConfig:
             raise ValueError("max_attempts must be at least 1")
         if self.retry_budget_seconds < 0:
             raise ValueError("retry_budget_seconds must not be negative")
-        if self.max_connections < 1 or self.max_keepalive_connections < 0:
-            raise ValueError("connection pool limits must be positive")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if self.keepalive_seconds <= 0:
+            raise ValueError("keepalive_seconds must be positive")
 
     @property
     def connect_timeout_seconds(self) -> float:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from app.accounts import service
 from app.accounts.models import Account
 from app.main import app_context
 from app.publishing.models import Post, PostKind
@@ -111,6 +112,28 @@ class TestAccountInfo:
         assert info["name"] == "John Doe"
         assert info["account_type"] == "business"
         assert info["bio"] and info["following_count"] == account.following_count
+
+    async def test_the_cached_profile_is_saved_when_it_changed_and_only_then(
+        self, app_and_client: tuple[FastAPI, httpx.AsyncClient], make: Factory
+    ) -> None:
+        app, client = app_and_client
+        ctx = app_context(app)
+        account = await make.connected_account("john_doe")
+        async with ctx.sessionmaker() as session:
+            row = await session.get(Account, account.id)
+            assert row is not None
+            row.followers_count = -1
+            await session.commit()
+        info = await client.get(f"{API}/account/info", params={"account_id": account.id}, headers=auth_headers())
+        assert info.status_code == 200
+        async with ctx.sessionmaker() as session:
+            row = await session.get(Account, account.id)
+            assert row is not None and row.access_token_encrypted is not None
+            assert row.followers_count == info.json()["followers_count"] >= 0
+            # The same profile again leaves the row clean: nothing for the request to write after its call.
+            profile = await ctx.instagram.get_user(ctx.cipher.decrypt(row.access_token_encrypted), row.ig_user_id)
+            assert service.apply_profile(row, profile, ctx.settings) is False
+            assert not session.dirty
 
 
 class TestRecentMedia:

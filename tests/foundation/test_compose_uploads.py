@@ -48,3 +48,10 @@ def test_the_s3_profile_runs_minio_and_points_the_service_at_it() -> None:
         assert environment["UPLOAD_S3_ENDPOINT_URL"] == "http://minio:9000"
         assert environment["UPLOAD_S3_BUCKET"] == services["minio-bucket"]["environment"]["BUCKET"]
         assert environment["UPLOAD_S3_ACCESS_KEY_ID"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
+
+
+def test_the_api_serves_in_web_concurrency_processes() -> None:
+    """The image runs `python -m app serve`; compose hands WEB_CONCURRENCY on (empty: one per core)."""
+    assert _config()["services"]["api"]["environment"]["WEB_CONCURRENCY"] == ""
+    assert _config(WEB_CONCURRENCY="3")["services"]["api"]["environment"]["WEB_CONCURRENCY"] == "3"
+    assert 'CMD ["python", "-m", "app", "serve"]' in (ROOT / "Dockerfile").read_text()

@@ -1,0 +1,31 @@
+"""How much one process takes on: its database pool, its Instagram connection pool, how many API processes
+`python -m app serve` starts, and the start-up heap freeze. Part of `app.config.Settings` (README, "Sizing a
+deployment"; `.env.example`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class CapacitySettings(BaseSettings):
+    """The pools and process counts a deployment sizes (issue 8)."""
+
+    # The PostgreSQL pool of one process: DATABASE_POOL_SIZE connections kept open, up to DATABASE_MAX_OVERFLOW
+    # more under bursts (closed when returned), and a request waits at most DATABASE_POOL_TIMEOUT_SECONDS for
+    # one. Read-only routes hand their connection back as soon as their query is answered (see app/db.py).
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # gc.freeze() once started: the objects built at start-up (modules, routes, the OpenAPI schema) leave the
+    # collector's generations, so collections stay short and forked or long-lived memory is not touched
+    # again. Off in tests, which build many apps in one process.
+    gc_freeze_after_startup: bool = True
+    # The Instagram client's connection pool, shared by every request of one process (issue 8): enough for
+    # as many calls at once as the process serves (200 callers at 0.5 s each is 200 connections), and
+    # idle connections kept a little less than the 5 s after which common servers close them.
+    instagram_max_connections: int = Field(default=500, ge=1, le=10_000)
+    instagram_keepalive_seconds: float = Field(default=4.0, gt=0, le=300)
+    # API processes of `python -m app serve` (app/serving.py). Unset: one per core when REDIS_URL is set (the
+    # processes share jobs through Redis), else 1; more than 1 without REDIS_URL is refused.
+    web_concurrency: int | None = Field(default=None, ge=1, le=256)
