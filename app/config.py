@@ -134,7 +134,14 @@ class Settings(UploadSettings):
     container_poll_initial_seconds: float = Field(default=3.0, gt=0)
     container_poll_max_interval_seconds: float = Field(default=60.0, gt=0)
     container_poll_timeout_seconds: float = Field(default=1800.0, gt=0)
-    insights_refresh_concurrency: int = Field(default=8, ge=1)
+    # The background insights refresh (app/insights/refresh.py). Instagram throttles each account on its own,
+    # so an account gets a few calls at once and the run as a whole many; the figures are written one
+    # transaction per chunk of an account's posts. Figures younger than INSIGHTS_REFRESH_FRESH_MINUTES are
+    # not read again, which is how a run killed midway is continued by the next one (no second snapshot).
+    insights_refresh_concurrency: int = Field(default=100, ge=1)
+    insights_refresh_per_account_concurrency: int = Field(default=4, ge=1, le=50)
+    insights_refresh_chunk_size: int = Field(default=50, ge=1, le=1000)
+    insights_refresh_fresh_minutes: float = Field(default=60.0, ge=0)
     insights_refresh_days: int = Field(default=30, ge=1)
     token_refresh_within_days: int = Field(default=10, ge=1)
 
