@@ -75,6 +75,7 @@ class _AccountRefresh:
         self.posts = posts
         self.outcome = AccountRun(account)
         self.results: list[tuple[int, service.Figures]] = []
+        self.taken = 0
         self.stopped = False
         self.failures_in_a_row = 0
 
@@ -102,6 +103,7 @@ class _AccountRefresh:
     async def _call_in_turn(self, queue: Iterator[service.DuePost], token: str) -> None:
         instagram = self.run.ctx.instagram
         for post in queue:
+            self.taken += 1
             if self.stopped:
                 self._skipped(post)
                 continue
@@ -132,13 +134,14 @@ class _AccountRefresh:
                 continue
             self.failures_in_a_row = 0
             self.results.append((post.id, figures))
-            if len(self.results) >= self.run.ctx.settings.insights_refresh_chunk_size:
+            # The account's last posts wait for its final write, which carries its event too.
+            if len(self.results) >= self.run.ctx.settings.insights_refresh_chunk_size and self.taken < len(self.posts):
                 await self._write(final=False)
 
     async def _write(self, *, final: bool) -> None:
         """The pending figures in one transaction; the last one of the account also carries its event."""
         chunk, self.results = self.results, []
-        if not chunk and not (final and self.outcome.failed):
+        if not chunk and not (final and self.outcome.failed + self.outcome.refreshed):
             return
         try:
             async with unit_of_work(self.run.ctx.sessionmaker) as session:
