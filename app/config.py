@@ -115,8 +115,9 @@ class Settings(UploadSettings):
     reel_wait_seconds: float = Field(default=30.0, ge=0)
     publish_wait_seconds: float = Field(default=30.0, ge=0)
     # Accounts are throttled by Instagram one by one (per app-user pair), so a batch can safely run
-    # its accounts side by side; the bound protects our pools and Instagram's app-level budget.
-    batch_concurrency: int = Field(default=50, ge=1, le=100)
+    # its accounts side by side; the bound protects our pools and Instagram's app-level budget. 100: a batch
+    # of `account_ids` (at most 100) goes out in one wave, not two.
+    batch_concurrency: int = Field(default=100, ge=1, le=500)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     media_max_image_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
