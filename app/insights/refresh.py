@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 
 from app import instagram as ig
@@ -146,16 +146,18 @@ class _AccountRefresh:
         try:
             async with unit_of_work(self.run.ctx.sessionmaker) as session:
                 await service.record_many(session, chunk, utcnow())
-                self.outcome.refreshed += len(chunk)
                 if final:
-                    await record_run(session, self.outcome)
+                    await record_run(session, replace(self.outcome, refreshed=self.outcome.refreshed + len(chunk)))
         except Exception:
             # Not committed: those posts keep their previous figures and are read again by the next run.
-            self.outcome.refreshed -= len(chunk)
             logger.exception("insights refresh: storing figures failed", extra={"account_id": self.account.id})
             for post_id, _ in chunk:
                 self._count_failure(post_id)
+            if final and chunk:
+                # The account's earlier chunks are stored: its event still tells what this run did.
+                await self._write(final=True)
             return
+        self.outcome.refreshed += len(chunk)
         for post_id, _ in chunk:
             self.run.report.refreshed += 1
             self.run.done(post_id)

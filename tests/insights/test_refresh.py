@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from app.accounts.models import Account
 from app.context import AppContext
@@ -233,3 +233,31 @@ class TestCrashSafety:
         assert [e.data["post_count"] for e in events] == [6 - len(stored_by_first)]
         # And a third run right after finds nothing due.
         assert (await refresh_recent(ctx)).as_dict() == {"refreshed": 0, "failed": 0, "skipped": 0}
+
+    async def test_figures_that_cannot_be_stored_count_as_failed_and_the_event_still_comes(
+        self, committing_app_and_client: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        app, client = committing_app_and_client
+        seeded = await seed(app, client, {"vanishing": 3})
+        ctx = tuned(app, insights_refresh_per_account_concurrency=3)
+        (await client.post(f"{SANDBOX}/holds", json={"endpoint": "media_insights", "count": 3})).raise_for_status()
+        run = asyncio.create_task(refresh_recent(ctx))
+
+        async def all_held() -> bool:
+            return len((await client.get(f"{SANDBOX}/holds")).json()["held"]) == 3
+
+        try:
+            await wait_until(all_held)
+            # A post removed while its figures are read: the account's one chunk cannot be stored.
+            async with ctx.sessionmaker() as session:
+                await session.execute(delete(Post).where(Post.id == seeded["vanishing"].post_ids[0]))
+                await session.commit()
+        finally:
+            (await client.post(f"{SANDBOX}/holds/release", json={"all": True})).raise_for_status()
+        report = await run
+        assert report.as_dict() == {"refreshed": 0, "failed": 3, "skipped": 0}
+        async with ctx.sessionmaker() as session:
+            stored = await session.scalar(select(func.count()).select_from(AnalyticsSnapshot))
+            events = (await session.scalars(select(Event).where(Event.type == "insights.refreshed"))).all()
+        assert stored == 0
+        assert [(e.data["post_count"], e.data["failed_count"]) for e in events] == [(0, 3)]
