@@ -57,7 +57,7 @@ async def _with_context(label: str, work: Work) -> int:
 
 
 def _refresh_insights(_args: argparse.Namespace) -> int:
-    from app.insights.flows import refresh_recent
+    from app.insights.refresh import refresh_recent
 
     async def work(ctx: Any, progress: ProgressCallback) -> dict[str, int]:
         return (await refresh_recent(ctx, progress=progress)).as_dict()

@@ -116,8 +116,9 @@ class Settings(CapacitySettings, UploadSettings, InboundSettings):
     reel_wait_seconds: float = Field(default=30.0, ge=0)
     publish_wait_seconds: float = Field(default=30.0, ge=0)
     # Accounts are throttled by Instagram one by one (per app-user pair), so a batch can safely run
-    # its accounts side by side; the bound protects our pools and Instagram's app-level budget.
-    batch_concurrency: int = Field(default=50, ge=1, le=100)
+    # its accounts side by side; the bound protects our pools and Instagram's app-level budget. 100: a batch
+    # of `account_ids` (at most 100) goes out in one wave, not two.
+    batch_concurrency: int = Field(default=100, ge=1, le=500)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     media_max_image_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
@@ -135,7 +136,14 @@ class Settings(CapacitySettings, UploadSettings, InboundSettings):
     container_poll_initial_seconds: float = Field(default=3.0, gt=0)
     container_poll_max_interval_seconds: float = Field(default=60.0, gt=0)
     container_poll_timeout_seconds: float = Field(default=1800.0, gt=0)
-    insights_refresh_concurrency: int = Field(default=8, ge=1)
+    # The background insights refresh (app/insights/refresh.py). Instagram throttles each account on its own,
+    # so an account gets a few calls at once and the run as a whole many; the figures are written one
+    # transaction per chunk of an account's posts. Figures younger than INSIGHTS_REFRESH_FRESH_MINUTES are
+    # not read again, which is how a run killed midway is continued by the next one (no second snapshot).
+    insights_refresh_concurrency: int = Field(default=100, ge=1)
+    insights_refresh_per_account_concurrency: int = Field(default=4, ge=1, le=50)
+    insights_refresh_chunk_size: int = Field(default=50, ge=1, le=1000)
+    insights_refresh_fresh_minutes: float = Field(default=60.0, ge=0)
     insights_refresh_days: int = Field(default=30, ge=1)
     token_refresh_within_days: int = Field(default=10, ge=1)
 

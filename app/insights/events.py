@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,17 +22,15 @@ class AccountRun:
     failed: int = 0
 
 
-async def record_runs(session: AsyncSession, runs: Iterable[AccountRun]) -> None:
-    """An insights.refreshed per account whose posts the run tried (skipped accounts have nothing to say)."""
-    now = utcnow()
-    for run in runs:
-        if run.refreshed + run.failed == 0:
-            continue
-        data = InsightsRefreshed(
-            account_id=run.account.id,
-            username=run.account.username,
-            post_count=run.refreshed,
-            failed_count=run.failed,
-            refreshed_at=now,
-        )
-        await events.record(session, user_id=run.account.user_id, type="insights.refreshed", data=data)
+async def record_run(session: AsyncSession, run: AccountRun) -> None:
+    """The account's insights.refreshed, if the run tried any of its posts (a skipped account has nothing to say)."""
+    if run.refreshed + run.failed == 0:
+        return
+    data = InsightsRefreshed(
+        account_id=run.account.id,
+        username=run.account.username,
+        post_count=run.refreshed,
+        failed_count=run.failed,
+        refreshed_at=utcnow(),
+    )
+    await events.record(session, user_id=run.account.user_id, type="insights.refreshed", data=data)

@@ -1,28 +1,22 @@
-"""Reading insights from Instagram: one post (on request or in the refresh job), and an account."""
+"""Reading insights from Instagram on request: one post, and an account (the background refresh: refresh.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import instagram as ig
 from app.accounts import flows as accounts_flows
 from app.accounts import service as accounts_service
-from app.accounts.models import Account, AccountStatus
+from app.accounts.models import Account
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.errors import AppError
 from app.insights import service
-from app.insights.events import AccountRun, record_runs
 from app.insights.models import PostAnalytics
 from app.insights.schemas import AccountInsights, PostInsights
-from app.observability.metrics import REFRESH_FAILURES
-from app.progress import ProgressCallback
 from app.publishing.models import Post, PostKind
 
 logger = logging.getLogger(__name__)
@@ -96,65 +90,3 @@ async def account_insights(session: AsyncSession, ctx: AppContext, account: Acco
             token, account.ig_user_id, metrics=account_metrics_for(account.followers_count), since=since, until=until
         )
     return AccountInsights(account_id=account.id, period=period, since=since, until=until, metrics=metrics)
-
-
-@dataclass
-class RefreshReport:
-    refreshed: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-async def refresh_recent(ctx: AppContext, progress: ProgressCallback | None = None) -> RefreshReport:
-    """Refresh every post published in the last INSIGHTS_REFRESH_DAYS (30): latest figures plus a snapshot.
-
-    At most INSIGHTS_REFRESH_CONCURRENCY calls at once; one post failing never stops the others; an
-    account whose token is dead is marked needs_reauth and its other posts are skipped.
-    """
-    since = utcnow() - timedelta(days=ctx.settings.insights_refresh_days)
-    async with ctx.sessionmaker() as session:
-        rows = await service.published_since(session, since)
-    report = RefreshReport()
-    runs: dict[int, AccountRun] = {}
-    dead_accounts: set[int] = set()
-    semaphore = asyncio.Semaphore(ctx.settings.insights_refresh_concurrency)
-    total = len(rows)
-
-    async def refresh_one(post: Post, account: Account) -> None:
-        if account.id in dead_accounts or account.status != AccountStatus.ACTIVE or not account.access_token_encrypted:
-            report.skipped += 1
-            return
-        async with semaphore:
-            if account.id in dead_accounts:
-                report.skipped += 1
-                return
-            run = runs.setdefault(account.id, AccountRun(account))
-            try:
-                token = accounts_service.access_token(account, ctx.cipher)
-                assert token is not None
-                await fetch_and_record(ctx, post, token)
-                report.refreshed += 1
-                run.refreshed += 1
-            except ig.TokenInvalid as exc:
-                dead_accounts.add(account.id)
-                await accounts_service.mark_needs_reauth(ctx.sessionmaker, account.id, exc.message)
-                report.failed += 1
-                run.failed += 1
-                REFRESH_FAILURES.labels("insights").inc()
-            except Exception as exc:  # one post never stops the rest
-                report.failed += 1
-                run.failed += 1
-                REFRESH_FAILURES.labels("insights").inc()
-                logger.warning("insights refresh failed", extra={"post_id": post.id, "error": str(exc)})
-        if progress:
-            done = report.refreshed + report.failed + report.skipped
-            progress(done, total, f"post {post.id}: {report.as_dict()}")
-
-    await asyncio.gather(*(refresh_one(post, account) for post, account in rows))
-    async with unit_of_work(ctx.sessionmaker) as session:
-        await record_runs(session, runs.values())
-    logger.info("insights refresh finished", extra=report.as_dict())
-    return report

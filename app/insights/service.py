@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import Account
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.insights.schemas import InsightsSnapshot, PostInsights
 from app.publishing.models import Post, PostKind, PostStatus
@@ -96,15 +96,55 @@ async def record(session: AsyncSession, post_id: int, figures: Figures, now: dat
     return latest
 
 
-async def published_since(session: AsyncSession, since: datetime) -> list[tuple[Post, Account]]:
-    """Posts published since then with a known media id, newest first, each with its account."""
-    rows = await session.execute(
-        select(Post, Account)
-        .join(Account, Account.id == Post.account_id)
-        .where(Post.status == PostStatus.PUBLISHED, Post.published_at > since, Post.media_id.is_not(None))
-        .order_by(Post.published_at.desc())
+async def record_many(session: AsyncSession, results: Sequence[tuple[int, Figures]], now: datetime) -> None:
+    """`record` for many posts in two statements: the latest figures upserted, one snapshot each appended."""
+    if not results:
+        return
+    latest = [{"post_id": post_id, **_values(figures), "updated_at": now} for post_id, figures in results]
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert(PostAnalytics) if dialect == "postgresql" else sqlite.insert(PostAnalytics)
+    upsert = upsert.values(latest)
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[PostAnalytics.post_id],
+            set_={name: upsert.excluded[name] for name in latest[0] if name != "post_id"},
+        )
     )
-    return [(post, account) for post, account in rows]
+    await session.execute(
+        insert(AnalyticsSnapshot),
+        [{"post_id": post_id, "captured_at": now, **_values(figures)} for post_id, figures in results],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DuePost:
+    """A published post the background refresh reads (only what the call and the write need)."""
+
+    id: int
+    account_id: int
+    media_id: str
+    product_type: str
+
+
+async def due_for_refresh(session: AsyncSession, since: datetime, fresh_after: datetime) -> list[DuePost]:
+    """Posts published since `since` with a known media id, newest first, whose stored figures are missing
+    or older than `fresh_after` (figures fresher than that were just read: by a run killed midway, say)."""
+    rows = await session.execute(
+        select(Post.id, Post.account_id, Post.media_id, Post.kind)
+        .outerjoin(PostAnalytics, PostAnalytics.post_id == Post.id)
+        .where(
+            Post.status == PostStatus.PUBLISHED,
+            Post.published_at > since,
+            Post.media_id.is_not(None),
+            or_(PostAnalytics.updated_at.is_(None), PostAnalytics.updated_at < fresh_after),
+        )
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    return [
+        DuePost(post_id, account_id, media_id, PRODUCT_TYPES[PostKind(kind)])
+        for post_id, account_id, media_id, kind in rows
+        if media_id is not None
+    ]
 
 
 async def latest(session: AsyncSession, post_id: int) -> PostAnalytics | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.context import AppContext
-from app.insights.flows import refresh_recent
+from app.insights.refresh import refresh_recent
 
 
 async def refresh_insights(ctx: dict[str, Any]) -> dict[str, int]:

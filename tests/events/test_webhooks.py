@@ -114,7 +114,7 @@ class TestDelivery:
     async def test_insights_refresh_is_one_event_per_account(
         self, pg_events_app: AppClient, receiver: Receiver
     ) -> None:
-        from app.insights.flows import refresh_recent
+        from app.insights.refresh import refresh_recent
 
         app, client = pg_events_app
         account = await connect_account(client, "insightful")

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from app.accounts.models import Account
 from app.accounts.tasks import refresh_expiring_tokens
 from app.db import utcnow
-from app.insights.flows import refresh_recent
 from app.insights.models import AnalyticsSnapshot
+from app.insights.refresh import refresh_recent
 from app.insights.service import figures_from_metrics
 from app.main import app_context
 from app.publishing.models import Post, PostKind
