@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,12 +38,31 @@ def account_type_label(value: str | None) -> str | None:
 _WEBHOOK_STATES: dict[str, Literal["subscribed", "failed"]] = {"subscribed": "subscribed", "failed": "failed"}
 
 
-def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
+class AccountFields(Protocol):
+    """What an account's answer is built from: an `Account`, or a row of `OWNED_ANSWERS`."""
+
+    id: int
+    platform: str
+    username: str
+    ig_user_id: str
+    profile_picture_url: str | None
+    account_type: str | None
+    followers_count: int | None
+    following_count: int | None
+    token_expires_at: datetime | None
+    created_at: datetime
+    status: str
+    name: str | None
+    webhook_subscription: str | None
+    webhook_subscription_error: str | None
+
+
+def to_account_out(account: AccountFields, links: PublicLinks) -> AccountOut:
     return AccountOut(
         id=account.id,
         platform=account.platform,
         account_name=account.username,
-        is_active=account.is_active,
+        is_active=account.status != AccountStatus.DISCONNECTED,
         platform_user_id=account.ig_user_id,
         profile_picture_url=links.absolute(account.profile_picture_url),
         account_type=account.account_type,
@@ -83,26 +102,7 @@ async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicL
     """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
     connection = await session.connection()
     rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
-    return [
-        AccountOut(
-            id=row.id,
-            platform=row.platform,
-            account_name=row.username,
-            is_active=row.status != AccountStatus.DISCONNECTED,
-            platform_user_id=row.ig_user_id,
-            profile_picture_url=links.absolute(row.profile_picture_url),
-            account_type=row.account_type,
-            followers_count=row.followers_count,
-            following_count=row.following_count,
-            token_expires_at=row.token_expires_at,
-            created_at=row.created_at,
-            status=row.status,
-            name=row.name,
-            webhooks=_WEBHOOK_STATES.get(row.webhook_subscription or ""),
-            webhooks_error=row.webhook_subscription_error,
-        )
-        for row in rows
-    ]
+    return [to_account_out(row, links) for row in rows]
 
 
 async def get_owned(session: AsyncSession, user_id: str, account_id: int) -> Account | None:
