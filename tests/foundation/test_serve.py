@@ -77,6 +77,7 @@ def _env(tmp_path: Path, **values: str) -> dict[str, str]:
         "INSTAGRAM_MODE": "live",
         "INSTAGRAM_APP_ID": LIVE["instagram_app_id"],
         "INSTAGRAM_APP_SECRET": LIVE["instagram_app_secret"],
+        "INSTAGRAM_WEBHOOK_VERIFY_TOKEN": "serve-test-verify-token",
         "HOST": "127.0.0.1",
         **values,
     }
