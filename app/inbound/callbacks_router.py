@@ -47,7 +47,13 @@ _SIGNED_REQUEST_ERRORS = error_responses(
 SignedRequestForm = Annotated[MetaSignedRequest, Form()]
 
 ConfirmationCode = Annotated[
-    str, Path(description="The confirmation code the data-deletion callback answered.", examples=[EXAMPLE_CODE])
+    str,
+    Path(
+        description="The confirmation code the data-deletion callback answered.",
+        examples=[EXAMPLE_CODE],
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    ),
 ]
 
 

@@ -224,8 +224,11 @@ async def test_documented_503_is_answered_by_every_operation(
     # A webhook URL is checked (resolved, SSRF guard) before the database too, and the example's host
     # (app.example.com) does not resolve on this offline machine. An upload's form is read (and refused here:
     # this JSON body is no multipart form) before the database is touched. An Instagram delivery's signature is
-    # checked before it is stored: this unsigned one is a 401.
+    # checked before it is stored: this unsigned one is a 401. Meta's two callbacks verify their signed_request
+    # before the database too: with none in the form, a 400.
     expected = {
+        "POST /api/sns/instagram/deauthorize": 400,
+        "POST /api/sns/instagram/data-deletion": 400,
         "POST /api/sns/instagram/webhooks/instagram": 401,
         "GET /api/sns/instagram/callback": 400,
         "POST /api/sns/instagram/webhooks": 400,
