@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ import pytest_asyncio
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.auth.tokens import issue_development_token
@@ -117,14 +119,23 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 async def empty_tables(engine: AsyncEngine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if engine.dialect.name == "postgresql":
+        # TRUNCATE locks every table; a job of the app still finishing (a cron tick, an in-process job) may hold
+        # one and wait for another, and PostgreSQL then aborts one of the two as a deadlock: try again.
+        for attempt in range(5):
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                return
+            except DBAPIError as exc:
+                if "deadlock" not in str(exc) or attempt == 4:
+                    raise
+                await asyncio.sleep(0.2)
     async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
-            if await connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
-                await connection.execute(text("DELETE FROM sqlite_sequence"))
+        for table in tables:
+            await connection.execute(text(f"DELETE FROM {table}"))
+        if await connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
+            await connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest_asyncio.fixture
