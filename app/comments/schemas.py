@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
+
+from app.text_input import refuse_nul_characters
 
 MAX_MESSAGE_CHARS = 2200
 
@@ -85,6 +87,8 @@ class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"message": "Thanks for the love!"}]})
 
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, description="The text (up to 2,200 characters)")
+
+    _no_nul = model_validator(mode="before")(refuse_nul_characters)
 
     @field_validator("message")
     @classmethod

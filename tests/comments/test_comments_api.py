@@ -180,7 +180,14 @@ class TestValidation(OnPostgres):
         _, post = await _published(make)
         assert post.media_id is not None
         comment_id = fan_comment(app, post.media_id)
-        for body in ({}, {"message": ""}, {"message": "   "}, {"message": "x" * 2201}, {"message": 5}):
+        for body in (
+            {},
+            {"message": ""},
+            {"message": "   "},
+            {"message": "x" * 2201},
+            {"message": 5},
+            {"message": "hi\u0000"},
+        ):
             response = await client.post(f"{API}/{post.id}/comments", headers=auth_headers(), json=body)
             assert response.status_code == 400, (body, response.text)
             assert "message" in response.json()["error"]
