@@ -293,10 +293,17 @@ class TestDataDeletion:
         assert status.status_code == 200 and status.json()["status"] == "completed"
 
     async def test_an_unknown_code_is_404(self, client: httpx.AsyncClient) -> None:
-        for code in ("unknown", "x" * 300, "%20"):
+        for code in ("unknown", "x" * 64):
             response = await client.get(f"{API}/data-deletion/{code}")
             assert response.status_code == 404
             assert response.json()["error"] == "No data-deletion request has this confirmation code"
+
+    async def test_a_code_no_request_can_have_is_400(self, client: httpx.AsyncClient) -> None:
+        # Codes are URL-safe base64 of at most 64 characters (as documented): anything else is bad input.
+        for code in ("x" * 65, "%20", "a.b"):
+            response = await client.get(f"{API}/data-deletion/{code}")
+            assert response.status_code == 400, code
+            assert "code" in response.json()["error"]
 
     async def test_a_reconnection_after_erasure_restores_the_profile(
         self, client: httpx.AsyncClient, make: Factory
