@@ -105,9 +105,14 @@ async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicL
     ]
 
 
+# Built once, like OWNED_ANSWERS: every route on one account runs it, and a statement built per call is
+# rebuilt and its cache key recomputed each time.
+_OWNED = select(Account).where(Account.id == bindparam("account_id"), Account.user_id == bindparam("user_id"))
+
+
 async def get_owned(session: AsyncSession, user_id: str, account_id: int) -> Account | None:
     """The user's account with this id, or None (another user's account is None too)."""
-    return await session.scalar(select(Account).where(Account.id == account_id, Account.user_id == user_id))
+    return await session.scalar(_OWNED, {"account_id": account_id, "user_id": user_id})
 
 
 async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | None = None) -> Sequence[Account]:
