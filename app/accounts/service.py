@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app import public_urls
 from app.accounts import events as account_events
@@ -79,9 +79,8 @@ _ACCOUNT_OUT_COLUMNS = (
 OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
 
 
-async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicLinks) -> list[AccountOut]:
+async def list_owned_answers(connection: AsyncConnection, user_id: str, links: PublicLinks) -> list[AccountOut]:
     """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
-    connection = await session.connection()
     rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
     return [
         AccountOut(
