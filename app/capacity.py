@@ -14,8 +14,10 @@ class CapacitySettings(BaseSettings):
     # The PostgreSQL pool of one process: DATABASE_POOL_SIZE connections kept open, up to DATABASE_MAX_OVERFLOW
     # more under bursts (closed when returned), and a request waits at most DATABASE_POOL_TIMEOUT_SECONDS for
     # one. Read-only routes hand their connection back as soon as their query is answered (see app/db.py).
-    database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # No overflow by default: under a steady load above the pool size, overflow connections were closed and
+    # reopened continuously (GET /accounts at 50 clients: 382 → 531 req/s, 1.74 → 1.53 ms of CPU a request).
+    database_pool_size: int = Field(default=30, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # gc.freeze() once started: the objects built at start-up (modules, routes, the OpenAPI schema) leave the
     # collector's generations, so collections stay short and forked or long-lived memory is not touched

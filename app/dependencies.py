@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.context import AppContext
@@ -43,6 +43,20 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The connection of a read-only route that runs Core SELECTs and builds no ORM objects: the read sessions'
+    bind (the read engine; in tests, their one connection) without a session. A session's transaction
+    bookkeeping (its snapshot, its connection wrapper, its close) was about a tenth of GET /accounts' CPU.
+    Only SELECTs go through it: on PostgreSQL it runs outside any transaction."""
+    ctx: AppContext = request.app.state.ctx
+    bind: AsyncEngine | AsyncConnection = ctx.read_sessionmaker.kw["bind"]
+    if isinstance(bind, AsyncConnection):
+        yield bind
+        return
+    async with bind.connect() as connection:
+        yield connection
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ContextDep = Annotated[AppContext, Depends(get_app_context)]
 # scope="function": the exit code (the commit) runs before the response is sent, so a failed commit
@@ -50,3 +64,5 @@ ContextDep = Annotated[AppContext, Depends(get_app_context)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For routes that only read: use it instead of SessionDep (and never both in one route).
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+# For read-only routes that need no ORM objects (Core SELECTs only): cheaper still.
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.auth.dependencies import get_current_user
+from app.auth.dependencies import bearer_scheme
 from app.dependencies import get_session
 from app.errors import error_example
 from app.ids import DB_ID_MAX
@@ -167,7 +167,7 @@ def _complete(schema: dict[str, Any], app: FastAPI) -> None:
             wanted.add(400)
         if any(_takes_db_id(parameter) for parameter in operation.get("parameters", ())):
             wanted.add(404)  # an id beyond 64 bits names no record (app/ids.py)
-        if get_current_user in calls:
+        if bearer_scheme in calls:
             wanted.add(401)
         if "502" in responses:
             wanted.update(_INSTAGRAM_STATUSES)

@@ -2,10 +2,10 @@
 
 The stack is started as for `make bench`, the 100 accounts connected, and wrk sends GET /account/info from 50
 clients with the sandbox answering in 100 ms (`--clients 200 --upstream 0.5`: goal 2's load; `--load accounts`:
-GET /accounts, goal 3's load) while `py-spy record` samples the API process. It writes py-spy's raw profile
-(collapsed stacks: open it in speedscope or flamegraph.pl) and prints two summaries, also written beside it: the
-functions the CPU was in (self time) and the libraries on the stack (inclusive: a sample counts for every
-library it passes through).
+GET /accounts of a user with 5 accounts, goal 3's load) while `py-spy record` samples the API process. It writes
+py-spy's raw profile (collapsed stacks: open it in speedscope or flamegraph.pl) and prints two summaries, also
+written beside it: the functions the CPU was in (self time) and the libraries on the stack (inclusive: a sample
+counts for every library it passes through).
 """
 
 from __future__ import annotations
@@ -108,13 +108,15 @@ def _py_spy() -> str:
 async def profile(load: str, seconds: int, rate: int, clients: int = 50, upstream: float = 0.1) -> Path:
     output = RESULTS_DIR / f"profile-api-{load}.txt"
     async with bench_stack(("sandbox", "api"), logs=RESULTS_DIR / "profile-logs") as stack:
-        accounts = await connect_accounts(stack, "bench", "bench", 100)
         requests: list[Request]
         if load == "account-info":
+            accounts = await connect_accounts(stack, "bench", "bench", 100)
             await set_latency(stack, {"user": upstream})
             requests = service_requests("bench", accounts)
         else:
-            requests = accounts_requests("bench")
+            # Goal 3's caller: a user with 5 accounts (not 100: the answer's size would hide the per-request cost).
+            await connect_accounts(stack, "bench-reads", "reads", 5)
+            requests = accounts_requests("bench-reads")
         await asyncio.to_thread(run_load, stack.api_url, requests, clients=clients, seconds=2, label="warm-up")
         command = [_py_spy(), "record", "--pid", str(stack.pid("api")), "--rate", str(rate)]
         # --gil: only the thread holding the GIL, i.e. where Python spends CPU (idle threads would dilute it).

@@ -23,7 +23,7 @@ from app.accounts.schemas import (
 from app.auth.dependencies import CurrentUser
 from app.config import OAUTH_CALLBACK_PATH
 from app.db import utcnow
-from app.dependencies import ContextDep, ReadSessionDep, SessionDep
+from app.dependencies import ContextDep, ReadConnectionDep, SessionDep
 from app.errors import AppError, BadRequest, error_responses
 from app.openapi import API_PREFIX
 from app.public_urls import PublicLinksDep
@@ -140,9 +140,9 @@ def _callback_error(exc: AppError, redirect: str | None, *, html: bool) -> Respo
     response_model=list[AccountOut],
     responses=_AUTH_ERRORS,
 )
-async def list_accounts(session: ReadSessionDep, user: CurrentUser, links: PublicLinksDep) -> list[AccountOut]:
+async def list_accounts(connection: ReadConnectionDep, user: CurrentUser, links: PublicLinksDep) -> list[AccountOut]:
     """Every account the caller connected, disconnected ones included (`is_active: false`). Never a token."""
-    return await service.list_owned_answers(session, user.id, links)
+    return await service.list_owned_answers(connection, user.id, links)
 
 
 @router.get(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app import public_urls
 from app.accounts import events as account_events
@@ -98,16 +98,20 @@ _ACCOUNT_OUT_COLUMNS = (
 OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
 
 
-async def list_owned_answers(session: AsyncSession, user_id: str, links: PublicLinks) -> list[AccountOut]:
+async def list_owned_answers(connection: AsyncConnection, user_id: str, links: PublicLinks) -> list[AccountOut]:
     """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
-    connection = await session.connection()
     rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
     return [to_account_out(row, links) for row in rows]
 
 
+# Built once, like OWNED_ANSWERS: every route on one account runs it, and a statement built per call is
+# rebuilt and its cache key recomputed each time.
+_OWNED = select(Account).where(Account.id == bindparam("account_id"), Account.user_id == bindparam("user_id"))
+
+
 async def get_owned(session: AsyncSession, user_id: str, account_id: int) -> Account | None:
     """The user's account with this id, or None (another user's account is None too)."""
-    return await session.scalar(select(Account).where(Account.id == account_id, Account.user_id == user_id))
+    return await session.scalar(_OWNED, {"account_id": account_id, "user_id": user_id})
 
 
 async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | None = None) -> Sequence[Account]:

@@ -19,6 +19,7 @@ from app.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from app.outages import as_unavailable
 
 logger = logging.getLogger("app.access")
+_ACCESS_FORMAT = "%s %s %s %.1fms"
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -31,6 +32,43 @@ def _route_template(scope: Scope) -> str:
         # A mounted app (the sandbox, static files) reports its mount path only.
         return path if getattr(route, "routes", None) is None else f"{path}/*"
     return "unmatched"
+
+
+class _RouteMetrics:
+    """The Prometheus children of each (method, route template, status), looked up once: `labels()` takes a lock
+    and builds its key on every call. As bounded as Prometheus's own series (one per combination seen)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, method: str, route: str, status: int, elapsed: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(elapsed)
+
+
+_METRICS = _RouteMetrics()
+
+
+def _log_access(method: str, route: str, status: int, elapsed: float) -> None:
+    """The access line, built without `Logger.info`'s caller lookup (a stack walk) or its `extra` dict copy; nothing
+    at all is built when INFO is off. Handlers and filters see the same record as before."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    duration_ms = elapsed * 1000
+    record = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 0, _ACCESS_FORMAT, (method, route, status, duration_ms), None
+    )
+    record.method = method
+    record.route = route
+    record.status = status
+    record.duration_ms = round(duration_ms, 1)
+    logger.handle(record)
 
 
 class RequestContextMiddleware:
@@ -95,20 +133,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            _METRICS.record(method, route, status, elapsed)
             if scope.get("path") not in _QUIET_PATHS:
-                logger.info(
-                    "%s %s %s %.1fms",
-                    method,
-                    route,
-                    status,
-                    elapsed * 1000,
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 1),
-                    },
-                )
+                _log_access(method, route, status, elapsed)
             reset_request_id(token)
