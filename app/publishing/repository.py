@@ -167,8 +167,11 @@ async def renew_leases(session: AsyncSession, post_ids: Sequence[int], owner: st
     return _changed(result)
 
 
+_SET_PERMALINK = update(_POSTS).where(_POSTS.c.id == bindparam("permalink_post_id"))
+
+
 async def set_permalink(session: AsyncSession, post_id: int, permalink: str) -> None:
-    await session.execute(update(Post).where(Post.id == post_id).values(permalink=permalink))
+    await session.execute(_SET_PERMALINK, {"permalink_post_id": post_id, "permalink": permalink})
 
 
 async def published_times(session: AsyncSession, account_id: int, since: datetime) -> list[datetime]:
