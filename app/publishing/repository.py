@@ -141,9 +141,8 @@ async def claim(session: AsyncSession, post_id: int, owner: str, lease_until: da
 
 _POSTS = Post.__table__
 assert isinstance(_POSTS, Table)
-# The state machine's every write, built once: a Core UPDATE whose SET clause is the parameters' columns. Building
-# it per write through the ORM (its bulk-update layer, a new expression each time) cost more CPU than the
-# round trip itself.
+# The state machine's every write, built once: a Core UPDATE whose SET clause is the parameters' columns (built
+# per write through the ORM, it cost more CPU than its round trip).
 _UPDATE_LEASED = update(_POSTS).where(
     _POSTS.c.id == bindparam("leased_post_id"), _POSTS.c.lease_owner == bindparam("leased_owner")
 )
@@ -341,16 +340,8 @@ async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> boo
 
 async def release_assets_of(session: AsyncSession, post_id: int) -> None:
     """Forget which assets the post used, and delete those no other unfinished post needs."""
-    asset_ids = list(
-        (
-            await session.scalars(
-                delete(PostAsset)
-                .where(PostAsset.post_id == post_id)
-                .returning(PostAsset.asset_id)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
-    )
+    forget = delete(PostAsset).where(PostAsset.post_id == post_id).returning(PostAsset.asset_id)
+    asset_ids = list((await session.scalars(forget.execution_options(synchronize_session=False))).all())
     if not asset_ids:
         return
     still_used = select(PostAsset.asset_id).where(PostAsset.asset_id == MediaAsset.id)
