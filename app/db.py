@@ -179,3 +179,15 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
             await session.rollback()
             raise
         await session.commit()
+
+
+@asynccontextmanager
+async def single_statement(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A unit of work of ONE statement: on PostgreSQL it runs autocommitted, since a lone statement is atomic and
+    durable by itself once it returns (one round trip instead of BEGIN, it, COMMIT). Elsewhere (SQLite, or a
+    sessionmaker bound to a connection, as some tests do) an ordinary unit of work."""
+    async with unit_of_work(sessionmaker) as session:
+        bind = session.bind
+        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -143,6 +143,22 @@ async def complete(session: AsyncSession, event: Event, **data: Any) -> bool:
     deliveries = (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_id == event.id))).all()
     # Row locks on the deliveries (PostgreSQL) or the write lock (SQLite) keep a sender from claiming one
     # while this runs; a sender that claimed first leaves its delivery with attempts > 0, and then we stop.
+    # With no delivery (no endpoint subscribed), only the event itself is completed.
+    if deliveries and not await _release_deliveries(session, event, deliveries, now):
+        return False
+    changed = await session.execute(
+        update(Event)
+        .where(Event.id == event.id, Event.held_until > now)
+        .values(data={**event.data, **data}, held_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _release_deliveries(
+    session: AsyncSession, event: Event, deliveries: Sequence[WebhookDelivery], now: datetime
+) -> bool:
+    """Make the held event's deliveries due now; False when a sender claimed one first (or its hold ran out)."""
     released = await session.execute(
         update(WebhookDelivery)
         .where(
@@ -156,15 +172,7 @@ async def complete(session: AsyncSession, event: Event, **data: Any) -> bool:
     )
     # Whatever happens next, released deliveries are due now: hand them over.
     dispatch_after_commit(session, [(d.id, delivery_job_id(d.id, 1)) for d in deliveries])
-    if released.rowcount != len(deliveries):  # type: ignore[attr-defined]
-        return False
-    changed = await session.execute(
-        update(Event)
-        .where(Event.id == event.id, Event.held_until > now)
-        .values(data={**event.data, **data}, held_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(released.rowcount == len(deliveries))  # type: ignore[attr-defined]
 
 
 # --- handing deliveries to the job queue once the transaction commits ---------------------------------

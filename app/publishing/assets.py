@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from app.db import utcnow
-from app.dependencies import SessionDep
+from app.dependencies import ReadSessionDep
 from app.errors import NotFound
 from app.media.images import PreparedImage
 from app.publishing import repository
@@ -53,7 +53,8 @@ def new_asset(asset_id: str, image: PreparedImage, *, expires_at: datetime) -> M
     },
 )
 async def serve_asset(
-    session: SessionDep,
+    # Read-only: one round trip, no BEGIN and COMMIT around it (Instagram fetches it once per post of a batch).
+    session: ReadSessionDep,
     asset_name: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_\-]+(\.jpg)?$")],
 ) -> Response:
     """Serves the JPEG this service prepared for a post (converted, resized, story text drawn) until the

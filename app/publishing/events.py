@@ -42,8 +42,10 @@ def permalink_hold(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.instagram_timeout_seconds + settings.instagram_retry_budget_seconds + 5)
 
 
-async def _about(session: AsyncSession, post: Post) -> _PostFields:
-    username = await session.scalar(select(Account.username).where(Account.id == post.account_id))
+async def _about(session: AsyncSession, post: Post, username: str | None = None) -> _PostFields:
+    """`username`: the account's, when the caller has it at hand (a runner holds its account), else read."""
+    if username is None:
+        username = await session.scalar(select(Account.username).where(Account.id == post.account_id))
     return _PostFields(
         db_id=post.id,
         account_id=post.account_id,
@@ -53,12 +55,17 @@ async def _about(session: AsyncSession, post: Post) -> _PostFields:
     )
 
 
-async def record_final(session: AsyncSession, post: Post, settings: Settings) -> Event | None:
+async def record_final(
+    session: AsyncSession, post: Post, settings: Settings, username: str | None = None
+) -> Event | None:
     """The event of the final state `post` was just given (published or failed) in `session`'s transaction."""
     if post.status == PostStatus.PUBLISHED:
         assert post.published_at is not None
         published = PostPublished(
-            **await _about(session, post), media_id=post.media_id, permalink=None, published_at=post.published_at
+            **await _about(session, post, username),
+            media_id=post.media_id,
+            permalink=None,
+            published_at=post.published_at,
         )
         # Held until `permalink_known` fills in the permalink, so receivers get it in the one payload.
         return await events.record(
@@ -66,7 +73,7 @@ async def record_final(session: AsyncSession, post: Post, settings: Settings) ->
         )
     if post.status == PostStatus.FAILED:
         failed = PostFailed(
-            **await _about(session, post),
+            **await _about(session, post, username),
             code=post.error_code or "publish_failed",
             message=post.error or "Publishing failed",
             retryable=post.retryable,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.accounts import service as accounts_service
 from app.accounts.models import Account
 from app.config import Settings
-from app.db import unit_of_work, utcnow
+from app.db import single_statement, unit_of_work, utcnow
 from app.events.models import Event
 from app.publishing import repository
 from app.publishing.models import FINAL_STATUSES, Post
@@ -73,6 +73,8 @@ class Lease:
     post: Post
     owner: str
     settings: Settings
+    # The post's account's username when the runner holds the account (its final event names it): one read less.
+    username: str | None = None
     released: bool = False
 
     async def save(
@@ -89,24 +91,38 @@ class Lease:
         if final:
             values["lease_owner"] = None
         event = None
-        async with unit_of_work(self.sessionmaker) as session:
-            if not await repository.update_leased(session, self.post.id, self.owner, values):
-                raise LeaseLost()
-            # In step before the event is built from it (the write above is committed with it, or neither is).
-            for column, value in changes.items():
-                setattr(self.post, column, value)
-            if "status" in changes and changes["status"] in FINAL_STATUSES:
+        if "status" in changes and changes["status"] in FINAL_STATUSES:
+            async with unit_of_work(self.sessionmaker) as session:
+                if not await repository.update_leased(session, self.post.id, self.owner, values):
+                    raise LeaseLost()
+                # In step before the event is built from it (the write above is committed with it, or neither is).
+                self._in_step(changes)
                 event = await repository.finished(
-                    session, [self.post], changes["status"], settings=self.settings, release_assets=release_assets
+                    session,
+                    [self.post],
+                    changes["status"],
+                    settings=self.settings,
+                    release_assets=release_assets,
+                    username=self.username,
                 )
+        else:
+            # One UPDATE and nothing with it (a container id, publish_sent_at, a wait): durable once it returns.
+            async with single_statement(self.sessionmaker) as session:
+                if not await repository.update_leased(session, self.post.id, self.owner, values):
+                    raise LeaseLost()
+            self._in_step(changes)
         self.released = final
         return event
+
+    def _in_step(self, changes: PostChanges) -> None:
+        for column, value in changes.items():
+            setattr(self.post, column, value)
 
     async def release(self) -> None:
         """Give the lease up without writing anything else (a run that ended without a verdict written)."""
         if self.released:
             return
-        async with unit_of_work(self.sessionmaker) as session:
+        async with single_statement(self.sessionmaker) as session:
             await repository.update_leased(
                 session, self.post.id, self.owner, {"lease_until": None, "lease_owner": None}
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, and_, case, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -139,14 +139,19 @@ async def claim(session: AsyncSession, post_id: int, owner: str, lease_until: da
     return _changed(result) == 1
 
 
+_POSTS = Post.__table__
+assert isinstance(_POSTS, Table)
+# The state machine's every write, built once: a Core UPDATE whose SET clause is the parameters' columns (built
+# per write through the ORM, it cost more CPU than its round trip).
+_UPDATE_LEASED = update(_POSTS).where(
+    _POSTS.c.id == bindparam("leased_post_id"), _POSTS.c.lease_owner == bindparam("leased_owner")
+)
+
+
 async def update_leased(session: AsyncSession, post_id: int, owner: str, values: Mapping[str, object]) -> bool:
-    """Write `values` if `owner` still holds the post's lease; False when another runner took it over."""
-    result = await session.execute(
-        update(Post)
-        .where(Post.id == post_id, Post.lease_owner == owner)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    """Write `values` (column: value) if `owner` still holds the post's lease; False when another runner took
+    it over."""
+    result = await session.execute(_UPDATE_LEASED, {"leased_post_id": post_id, "leased_owner": owner, **values})
     return _changed(result) == 1
 
 
@@ -161,8 +166,11 @@ async def renew_leases(session: AsyncSession, post_ids: Sequence[int], owner: st
     return _changed(result)
 
 
+_SET_PERMALINK = update(_POSTS).where(_POSTS.c.id == bindparam("permalink_post_id"))
+
+
 async def set_permalink(session: AsyncSession, post_id: int, permalink: str) -> None:
-    await session.execute(update(Post).where(Post.id == post_id).values(permalink=permalink))
+    await session.execute(_SET_PERMALINK, {"permalink_post_id": post_id, "permalink": permalink})
 
 
 async def published_times(session: AsyncSession, account_id: int, since: datetime) -> list[datetime]:
@@ -191,6 +199,7 @@ async def finished(
     settings: Settings | None = None,
     reason: str = "",
     release_assets: bool = True,
+    username: str | None = None,
 ) -> Event | None:
     """What goes with posts reaching a final state (published, failed, cancelled), in the transaction that
     writes it — the one place for it, whoever wrote the state:
@@ -198,6 +207,7 @@ async def finished(
       post.published waits for its permalink), or post.cancelled with `reason`;
     - its prepared media released, unless a retry may still need them;
     - once published, its uploads expire at once (unless kept, or another unfinished post uses them).
+    `username`: the posts' account's, when the caller has it (one account's posts only), saving a read.
     Returns the last event recorded (a post.published is completed by `events.permalink_known`)."""
     event: Event | None = None
     for post in posts:
@@ -209,7 +219,7 @@ async def finished(
             await post_events.record_cancelled(session, post, reason)
         else:
             assert settings is not None, "a runner's final state needs the settings"
-            event = await post_events.record_final(session, post, settings)
+            event = await post_events.record_final(session, post, settings, username)
     return event
 
 
@@ -330,10 +340,10 @@ async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> boo
 
 async def release_assets_of(session: AsyncSession, post_id: int) -> None:
     """Forget which assets the post used, and delete those no other unfinished post needs."""
-    asset_ids = list((await session.scalars(select(PostAsset.asset_id).where(PostAsset.post_id == post_id))).all())
+    forget = delete(PostAsset).where(PostAsset.post_id == post_id).returning(PostAsset.asset_id)
+    asset_ids = list((await session.scalars(forget.execution_options(synchronize_session=False))).all())
     if not asset_ids:
         return
-    await session.execute(delete(PostAsset).where(PostAsset.post_id == post_id))
     still_used = select(PostAsset.asset_id).where(PostAsset.asset_id == MediaAsset.id)
     await session.execute(
         delete(MediaAsset)

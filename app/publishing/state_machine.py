@@ -50,7 +50,8 @@ async def advance_post(ctx: AppContext, post_id: int, mode: Mode) -> Outcome:
 
 async def run_claimed(ctx: AppContext, claimed: Claimed, mode: Mode) -> Outcome:
     """Run a post this runner already holds, and write where the run ended."""
-    held = Lease(ctx.sessionmaker, claimed.post, claimed.owner, ctx.settings)
+    username = claimed.account.username if claimed.account else None
+    held = Lease(ctx.sessionmaker, claimed.post, claimed.owner, ctx.settings, username)
     run = Run(ctx, claimed.account, held, mode)
     try:
         return await _settle(run, await _steps(run))

@@ -29,6 +29,8 @@ class Transactions:
     """Each transaction's first statements (enough to tell which step it was)."""
 
     statements: list[list[str]] = field(default_factory=list)
+    # Per unit of work, whether it ran autocommitted (no BEGIN and COMMIT sent: a lone statement).
+    autocommitted: list[bool] = field(default_factory=list)
 
     @property
     def ours(self) -> list[list[str]]:
@@ -49,6 +51,7 @@ def counted(app: FastAPI) -> Iterator[Transactions]:
     def begin(connection: Any) -> None:
         current[id(connection)] = []
         seen.statements.append(current[id(connection)])
+        seen.autocommitted.append(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
     def before_execute(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
         if id(connection) in current and not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
@@ -87,6 +90,10 @@ async def test_an_inline_post(quiet: tuple[FastAPI, httpx.AsyncClient], key: str
     assert (len(transactions.ours), transactions.writing) == (expected, expected - 1), transactions.ours
     assert transactions.ours[1][0].startswith("INSERT")  # the record phase: all of it in one transaction
     assert len(transactions.ours[1]) == (4 if key else 3)
+    # The container id and publish_sent_at: one UPDATE each, autocommitted; the publication: a transaction.
+    steps = [(units[0], auto) for units, auto in zip(transactions.statements, transactions.autocommitted, strict=True)]
+    writes = [step for step in steps if step[0].startswith("UPDATE posts")]
+    assert [auto for _, auto in writes[:3]] == [True, True, False], steps
 
 
 async def test_a_batch(quiet: tuple[FastAPI, httpx.AsyncClient]) -> None:
