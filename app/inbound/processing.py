@@ -60,7 +60,8 @@ class Outcome:
 def _text(value: object, limit: int | None = None) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    text = str(value)
+    # PostgreSQL's text cannot hold NUL: kept, it would fail this delivery on every attempt.
+    text = str(value).replace("\x00", "")
     return text[:limit] if limit else text
 
 

@@ -213,6 +213,20 @@ class TestStorageAndProcessing:
         assert delivery.status == InboundStatus.PROCESSED
         assert delivery.processed_at is not None
 
+    async def test_a_nul_character_in_a_comment_is_dropped_not_a_failure(
+        self, client: httpx.AsyncClient, ctx: AppContext, make: Factory
+    ) -> None:
+        # PostgreSQL's text cannot hold NUL: kept, it would fail the delivery's processing on every attempt.
+        account = await make.connected_account("brand.nul")
+        value = comment_value(text="Love\u0000 this!", **{"from": {"id": "1", "username": "a\u0000na"}})
+        assert (await deliver(client, body_of(account.ig_user_id, "comments", value))).status_code == 200
+        await settle(ctx)
+        async with ctx.sessionmaker() as session:
+            comment = (await session.scalars(select(Comment))).one()
+            delivery = (await session.scalars(select(InboundDelivery))).one()
+        assert (comment.text, comment.username) == ("Love this!", "ana")
+        assert delivery.status == InboundStatus.PROCESSED
+
     async def test_every_user_who_connected_the_account_gets_a_copy(
         self, client: httpx.AsyncClient, ctx: AppContext, make: Factory
     ) -> None:
