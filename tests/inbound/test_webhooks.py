@@ -218,7 +218,7 @@ class TestStorageAndProcessing:
     ) -> None:
         # PostgreSQL's text cannot hold NUL: kept, it would fail the delivery's processing on every attempt.
         account = await make.connected_account("brand.nul")
-        value = comment_value(text="Love\u0000 this!", **{"from": {"id": "1", "username": "a\u0000na"}})
+        value = comment_value(text="Love\u0000 this!") | {"from": {"id": "1", "username": "a\u0000na"}}
         assert (await deliver(client, body_of(account.ig_user_id, "comments", value))).status_code == 200
         await settle(ctx)
         async with ctx.sessionmaker() as session:
