@@ -64,5 +64,7 @@ ContextDep = Annotated[AppContext, Depends(get_app_context)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For routes that only read: use it instead of SessionDep (and never both in one route).
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-# For read-only routes that need no ORM objects (Core SELECTs only): cheaper still.
+# For read-only routes that need no ORM objects (Core SELECTs only): cheaper still. It takes a connection at
+# once (a session waits for its first query), so list it after the caller's authentication: a request without
+# a valid token must be a 401 even while the database is down.
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]

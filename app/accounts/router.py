@@ -140,7 +140,7 @@ def _callback_error(exc: AppError, redirect: str | None, *, html: bool) -> Respo
     response_model=list[AccountOut],
     responses=_AUTH_ERRORS,
 )
-async def list_accounts(connection: ReadConnectionDep, user: CurrentUser, links: PublicLinksDep) -> list[AccountOut]:
+async def list_accounts(user: CurrentUser, connection: ReadConnectionDep, links: PublicLinksDep) -> list[AccountOut]:
     """Every account the caller connected, disconnected ones included (`is_active: false`). Never a token."""
     return await service.list_owned_answers(connection, user.id, links)
 
