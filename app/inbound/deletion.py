@@ -22,9 +22,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Delete, LargeBinary, Select, case, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts import disconnect
@@ -192,41 +194,53 @@ async def _delete_count(session: AsyncSession, statement: Delete) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _erase_media_assets(session: AsyncSession, account_ids: Sequence[int]) -> int:
-    """Prepared images of the user's posts go, unless another account's unfinished post (a batch) needs one."""
+@dataclass(frozen=True)
+class _SharedFiles:
+    """What the user's posts link to (`theirs`) and whether another account's unfinished post still needs it."""
+
+    erased_posts: Select[Any]
+    theirs: Select[Any]
+    needed: ColumnElement[bool]
+
+
+def _shared_files(
+    account_ids: Sequence[int],
+    link: type[PostAsset] | type[PostUpload],
+    key: str,
+    target_id: InstrumentedAttribute[str],
+) -> _SharedFiles:
+    """Prepared images and uploads are linked to posts the same way (a post_id, `key` the file's id): the files
+    linked to the user's posts, and the condition that keeps a file another account's unfinished post (a batch)
+    still needs."""
     erased_posts = select(Post.id).where(Post.account_id.in_(account_ids))
-    theirs = select(PostAsset.asset_id).where(PostAsset.post_id.in_(erased_posts))
-    other_link = PostAsset.__table__.alias("other_link")
+    theirs = select(getattr(link, key)).where(link.post_id.in_(erased_posts))
+    other_link = link.__table__.alias("other_link")
     needed = exists(
         select(Post.id)
         .join(other_link, other_link.c.post_id == Post.id)
         .where(
-            other_link.c.asset_id == MediaAsset.id,
+            other_link.c[key] == target_id,
             Post.account_id.not_in(account_ids),
             Post.status.in_(ACTIVE_STATUSES),
         )
     )
-    removed = await _delete_count(session, delete(MediaAsset).where(MediaAsset.id.in_(theirs), ~needed))
+    return _SharedFiles(erased_posts, theirs, needed)
+
+
+async def _erase_media_assets(session: AsyncSession, account_ids: Sequence[int]) -> int:
+    """Prepared images of the user's posts go, unless another account's unfinished post (a batch) needs one."""
+    files = _shared_files(account_ids, PostAsset, "asset_id", MediaAsset.id)
+    removed = await _delete_count(session, delete(MediaAsset).where(MediaAsset.id.in_(files.theirs), ~files.needed))
     # The links of the user's posts to what stays (shared with another account) go too.
-    await _delete_count(session, delete(PostAsset).where(PostAsset.post_id.in_(erased_posts)))
+    await _delete_count(session, delete(PostAsset).where(PostAsset.post_id.in_(files.erased_posts)))
     return removed
 
 
 async def _erase_uploads(session: AsyncSession, account_ids: Sequence[int]) -> list[str]:
     """Uploads used by the user's posts are due for removal now (rows, then files: the uploads job's rule),
     unless another account's unfinished post needs one; their file names are forgotten at once."""
-    erased_posts = select(Post.id).where(Post.account_id.in_(account_ids))
-    theirs = select(PostUpload.upload_id).where(PostUpload.post_id.in_(erased_posts))
-    other_link = PostUpload.__table__.alias("other_link")
-    needed = exists(
-        select(Post.id)
-        .join(other_link, other_link.c.post_id == Post.id)
-        .where(
-            other_link.c.upload_id == Upload.id,
-            Post.account_id.not_in(account_ids),
-            Post.status.in_(ACTIVE_STATUSES),
-        )
-    )
+    files = _shared_files(account_ids, PostUpload, "upload_id", Upload.id)
+    theirs, needed, erased_posts = files.theirs, files.needed, files.erased_posts
     upload_ids = list((await session.scalars(select(Upload.id).where(Upload.id.in_(theirs), ~needed))).all())
     await _delete_count(session, delete(PostUpload).where(PostUpload.post_id.in_(erased_posts)))
     if upload_ids:
