@@ -7,6 +7,7 @@ It is stored on the post as JSON and read back as the same model (`stored_reques
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -47,14 +48,14 @@ class PublishRequest(BaseModel):
         "Answers 202 with the scheduled post.",
     )
 
+    @abstractmethod
     def media_needed(self) -> list[MediaNeed]:
         """The media to fetch, check and prepare, in the order `container` reads them back."""
-        raise NotImplementedError
 
+    @abstractmethod
     def container(self, media: Sequence[MediaItem], caption: str | None, links: MediaLinks) -> containers.Container:
         """The container Instagram is asked for, from the prepared media (in `media_needed`'s order), at the URLs
         `links` gives (this service's public address now, and signed URLs of uploads)."""
-        raise NotImplementedError
 
     def instagram_caption(self) -> str | None:
         """The caption Instagram receives (none for stories: Instagram takes no caption for them)."""
