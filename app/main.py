@@ -103,11 +103,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.sandbox_app = None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
+    # The API first: FastAPI tries the routes in order on every request, and the API's are the busy ones (the
+    # three below have paths of their own, outside the API's prefix, so the order changes no match).
+    for router in API_ROUTERS:
+        app.include_router(router)
     app.include_router(operations_router)
     app.include_router(media_router)
     app.include_router(upload_files_router)
-    for router in API_ROUTERS:
-        app.include_router(router)
     install_webhook_docs(app)
     install_openapi_contract(app)
     # Last: it wraps the completed (cached) document with a fresh Idempotency-Key example per load.
