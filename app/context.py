@@ -33,9 +33,10 @@ class AppContext:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    # Sessions of read-only routes (app/dependencies.py `ReadSessionDep`): the same pool, no transaction
-    # on PostgreSQL, no write lock on SQLite. They refuse to flush a change.
+    # Sessions of read-only routes (app/dependencies.py `ReadSessionDep`): no transaction on PostgreSQL (the
+    # same pool), no write lock on SQLite (a pool of its own). They refuse to flush a change.
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine
     instagram: InstagramClient
     cipher: TokenCipher
     jobs: JobQueue
@@ -53,6 +54,8 @@ class AppContext:
         await self.media.aclose()
         await self.webhooks.aclose()
         await self.uploads.aclose()
+        if self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -103,11 +106,13 @@ def build_context(
     if role in ("api", "worker"):
         # Committed webhook deliveries go straight to the queue (a CLI run leaves them to the sweeper).
         bind_job_queue(sessionmaker, jobs)
+    read_engine = create_read_engine(engine, settings)
     return AppContext(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        read_sessionmaker=create_read_sessionmaker(create_read_engine(engine)),
+        read_sessionmaker=create_read_sessionmaker(read_engine),
+        read_engine=read_engine,
         instagram=build_instagram_client(settings, in_process_sandbox=in_process_sandbox),
         cipher=TokenCipher(settings.token_encryption_keys()),
         jobs=jobs,

@@ -106,16 +106,27 @@ def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any)
         raise exc.DisconnectionError("the server closed this pooled connection")
 
 
-def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool for read-only work: no transaction on PostgreSQL, a deferred one on SQLite.
+def create_read_engine(engine: AsyncEngine, settings: Settings | None = None) -> AsyncEngine:
+    """The engine of read-only work: no transaction on PostgreSQL, a deferred one on SQLite.
 
     A lone SELECT needs no BEGIN and COMMIT around it on PostgreSQL (AUTOCOMMIT: one round trip instead of
-    three). On SQLite a deferred BEGIN takes no lock: with WAL, a reader sees the last commit and never waits
-    for the write lock that `BEGIN IMMEDIATE` (every other transaction) queues on.
+    three); it shares the process's pool. On SQLite a deferred BEGIN takes no lock: with WAL, a reader sees the
+    last commit and never waits for the write lock that `BEGIN IMMEDIATE` (every other transaction) queues on.
+    With `settings`, SQLite's reads also get a pool of their own (SQLITE_READ_CONNECTIONS), so they never
+    queue for a connection that a writer holds while it waits for the lock; dispose of it with the engine.
     """
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name != "sqlite":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    if settings is None:
         return engine.execution_options(**{_DEFERRED_BEGIN: True})
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    readers = create_async_engine(
+        settings.database_url,
+        connect_args={"timeout": 30},
+        pool_size=settings.sqlite_read_connections,
+        max_overflow=0,
+    )
+    _tune_sqlite(readers)
+    return readers.execution_options(**{_DEFERRED_BEGIN: True})
 
 
 # An execution option of the read engine on SQLite (the "begin" listener below reads it).

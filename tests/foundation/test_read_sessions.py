@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.accounts.models import Account
 from app.db import create_engine, create_read_engine, create_read_sessionmaker
+from app.main import app_context
 from tests.conftest import auth_headers, make_settings, running_app
 from tests.support import API, connect_account
 
@@ -36,6 +37,29 @@ async def test_a_read_answers_while_a_writer_holds_the_sqlite_write_lock(sqlite_
         finally:
             writer.execute("ROLLBACK")
             writer.close()
+
+
+async def test_sqlite_reads_have_a_pool_of_their_own(sqlite_database_url: str) -> None:
+    """Every connection of the main pool taken (by writers queued on the lock, say): reads still answer."""
+    async with running_app(make_settings(sqlite_database_url)) as (app, client):
+        await connect_account(client)
+        ctx = app_context(app)
+        assert ctx.read_engine.sync_engine.pool is not ctx.engine.sync_engine.pool
+        pool = ctx.engine.sync_engine.pool
+        held = [await ctx.engine.connect() for _ in range(pool.size() + pool._max_overflow)]  # type: ignore[attr-defined]
+        try:
+            answer = await asyncio.wait_for(client.get(f"{API}/accounts", headers=auth_headers()), NO_WAIT_SECONDS)
+            assert answer.status_code == 200, answer.text
+            assert [a["account_name"] for a in answer.json()] == ["john_doe"]
+        finally:
+            for connection in held:
+                await connection.close()
+
+
+async def test_postgresql_reads_share_the_pool(pg_database_url: str) -> None:
+    async with running_app(make_settings(pg_database_url)) as (app, _):
+        ctx = app_context(app)
+        assert ctx.read_engine.sync_engine.pool is ctx.engine.sync_engine.pool
 
 
 async def test_a_read_only_session_refuses_to_write(database_url: str) -> None:
