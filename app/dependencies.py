@@ -43,18 +43,14 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """The connection of a read-only route that runs Core SELECTs and builds no ORM objects: the read sessions'
-    bind (the read engine; in tests, their one connection) without a session. A session's transaction
-    bookkeeping (its snapshot, its connection wrapper, its close) was about a tenth of GET /accounts' CPU.
-    Only SELECTs go through it: on PostgreSQL it runs outside any transaction."""
+def read_bind(request: Request) -> AsyncEngine | AsyncConnection:
+    """What read-only Core SELECTs that build no ORM objects run on (`app/direct_reads.py`): the read sessions'
+    bind, the read engine (in tests, the one connection every session shares), without a session. A session's
+    transaction bookkeeping (its snapshot, its connection wrapper, its close) was about a tenth of
+    GET /accounts' CPU. Only SELECTs go through it: on PostgreSQL they run outside any transaction."""
     ctx: AppContext = request.app.state.ctx
     bind: AsyncEngine | AsyncConnection = ctx.read_sessionmaker.kw["bind"]
-    if isinstance(bind, AsyncConnection):
-        yield bind
-        return
-    async with bind.connect() as connection:
-        yield connection
+    return bind
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
@@ -64,7 +60,3 @@ ContextDep = Annotated[AppContext, Depends(get_app_context)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For routes that only read: use it instead of SessionDep (and never both in one route).
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-# For read-only routes that need no ORM objects (Core SELECTs only): cheaper still. It takes a connection at
-# once (a session waits for its first query), so list it after the caller's authentication: a request without
-# a valid token must be a 401 even while the database is down.
-ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]

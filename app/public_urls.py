@@ -41,10 +41,15 @@ class PublicLinks:
         return for_answer(url, self.settings, self.base_url)
 
 
-async def public_links(request: Request) -> PublicLinks:
-    """The `PublicLinks` of the request being answered. `async` though it awaits nothing: FastAPI runs a plain
-    `def` dependency in its threadpool, a hop per request that costs more than the work."""
+def public_links_of(request: Request) -> PublicLinks:
+    """The `PublicLinks` of the request being answered."""
     return PublicLinks(request.app.state.settings, request_base_url(request))
+
+
+async def public_links(request: Request) -> PublicLinks:
+    """`public_links_of` as a dependency. `async` though it awaits nothing: FastAPI runs a plain `def`
+    dependency in its threadpool, a hop per request that costs more than the work."""
+    return public_links_of(request)
 
 
 PublicLinksDep = Annotated[PublicLinks, Depends(public_links)]

@@ -87,16 +87,18 @@ def require_usable(account: Account) -> None:
 
 
 @asynccontextmanager
-async def instagram_token(session: AsyncSession, ctx: AppContext, account: Account) -> AsyncIterator[str]:
+async def instagram_token(session: AsyncSession | None, ctx: AppContext, account: Account) -> AsyncIterator[str]:
     """The account's token for calls to Instagram made inside the block, their failures turned into answers.
 
-    The request's transaction is committed first: no transaction (nor pooled connection) is held open
-    while Instagram takes its time. A dead token marks the account `needs_reauth`.
+    The request's transaction (if any: a detached account has none) is committed first: no transaction (nor
+    pooled connection) is held open while Instagram takes its time. A dead token marks the account
+    `needs_reauth`.
     """
     require_usable(account)
     token = service.access_token(account, ctx.cipher)
     assert token is not None
-    await session.commit()
+    if session is not None:
+        await session.commit()
     try:
         yield token
     except ig.TokenInvalid as exc:
@@ -107,20 +109,20 @@ async def instagram_token(session: AsyncSession, ctx: AppContext, account: Accou
         raise failures.instagram_error(exc, account_id=account.id) from exc
 
 
-async def read_profile(session: AsyncSession, ctx: AppContext, account: Account) -> ig.InstagramProfile:
-    """The account's live profile, also copied onto its row (the cached profile, saved with the request)."""
-    async with instagram_token(session, ctx, account) as token:
+async def read_profile(ctx: AppContext, account: Account) -> ig.InstagramProfile:
+    """The live profile of a detached account (`service.get_owned_detached`), also stored as its cached profile
+    when it changed; an unchanged profile touches the database no more."""
+    async with instagram_token(None, ctx, account) as token:
         profile = await ctx.instagram.get_user(token, account.ig_user_id)
-    # Saved with the request when it changed; an unchanged profile touches the database no more.
-    service.apply_profile(account, profile, ctx.settings)
+    changes = service.apply_profile(account, profile, ctx.settings)
+    if changes:
+        await service.save_profile(ctx.sessionmaker, account, changes)
     return profile
 
 
-async def recent_media(
-    session: AsyncSession, ctx: AppContext, account: Account, *, limit: int, after: str | None
-) -> ig.MediaPage:
-    """One page of the account's media, newest first, read live."""
-    async with instagram_token(session, ctx, account) as token:
+async def recent_media(ctx: AppContext, account: Account, *, limit: int, after: str | None) -> ig.MediaPage:
+    """One page of a detached account's media, newest first, read live."""
+    async with instagram_token(None, ctx, account) as token:
         return await ctx.instagram.list_media(token, account.ig_user_id, limit=limit, after=after)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.accounts import callback_page, disconnect, flows, service, subscriptions
-from app.accounts.dependencies import OwnedAccount, OwnedAccountQuery
+from app.accounts.dependencies import DetachedAccountQuery, OwnedAccount
 from app.accounts.oauth_state import InvalidState
 from app.accounts.schemas import (
     AccountInfo,
@@ -23,10 +23,10 @@ from app.accounts.schemas import (
 from app.auth.dependencies import CurrentUser
 from app.config import OAUTH_CALLBACK_PATH
 from app.db import utcnow
-from app.dependencies import ContextDep, ReadConnectionDep, SessionDep
+from app.dependencies import ContextDep, SessionDep, read_bind
 from app.errors import AppError, BadRequest, error_responses
 from app.openapi import API_PREFIX
-from app.public_urls import PublicLinksDep
+from app.public_urls import PublicLinksDep, public_links_of
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -140,9 +140,11 @@ def _callback_error(exc: AppError, redirect: str | None, *, html: bool) -> Respo
     response_model=list[AccountOut],
     responses=_AUTH_ERRORS,
 )
-async def list_accounts(user: CurrentUser, connection: ReadConnectionDep, links: PublicLinksDep) -> list[AccountOut]:
+async def list_accounts(request: Request, user: CurrentUser) -> list[AccountOut]:
     """Every account the caller connected, disconnected ones included (`is_active: false`). Never a token."""
-    return await service.list_owned_answers(connection, user.id, links)
+    # The database and the links without dependencies of their own: on the busiest read, FastAPI's solving of a
+    # dependency costs more than the work. (The query runs after authentication: no token, no database.)
+    return await service.list_owned_answers(read_bind(request), user.id, public_links_of(request))
 
 
 @router.get(
@@ -180,12 +182,11 @@ async def disconnect_account(session: SessionDep, ctx: ContextDep, account: Owne
     response_model=AccountInfo,
     responses=error_responses(400, 401, 404, 409, 429, 502),
 )
-async def account_info(
-    session: SessionDep, ctx: ContextDep, account: OwnedAccountQuery, links: PublicLinksDep
-) -> AccountInfo:
+async def account_info(request: Request, ctx: ContextDep, account: DetachedAccountQuery) -> AccountInfo:
     """Read from Instagram now (and cached on the account): `bio` is Instagram's `biography`,
     `following_count` its `follows_count`."""
-    profile = await flows.read_profile(session, ctx, account)
+    profile = await flows.read_profile(ctx, account)
+    links = public_links_of(request)
     return AccountInfo(
         id=profile.user_id,
         username=profile.username,
@@ -208,16 +209,16 @@ async def account_info(
     responses=error_responses(400, 401, 404, 409, 429, 502),
 )
 async def recent_media(
-    session: SessionDep,
+    request: Request,
     ctx: ContextDep,
-    account: OwnedAccountQuery,
-    links: PublicLinksDep,
+    account: DetachedAccountQuery,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1–100)")] = 25,
     after: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
 ) -> MediaPage:
     """Newest first, read live from Instagram. `likes` is `like_count`, `comments` is `comments_count`,
     reels are reported as `REELS`; `next_cursor` is null on the last page."""
-    page = await flows.recent_media(session, ctx, account, limit=limit, after=after)
+    page = await flows.recent_media(ctx, account, limit=limit, after=after)
+    links = public_links_of(request)
     return MediaPage(
         posts=[
             MediaItem(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import public_urls
 from app.accounts import events as account_events
@@ -16,7 +16,8 @@ from app.accounts.models import Account, AccountStatus
 from app.accounts.schemas import AccountOut
 from app.config import Settings
 from app.crypto import TokenCipher
-from app.db import unit_of_work, utcnow
+from app.db import single_statement, unit_of_work, utcnow
+from app.direct_reads import DirectRead
 from app.instagram import InstagramProfile
 from app.public_urls import PublicLinks
 
@@ -39,7 +40,7 @@ _WEBHOOK_STATES: dict[str, Literal["subscribed", "failed"]] = {"subscribed": "su
 
 
 class AccountFields(Protocol):
-    """What an account's answer is built from: an `Account`, or a row of `OWNED_ANSWERS`."""
+    """What an account's answer is built from (an `Account`; GET /accounts' rows take `_answer_from_row`)."""
 
     id: int
     platform: str
@@ -78,7 +79,7 @@ def to_account_out(account: AccountFields, links: PublicLinks) -> AccountOut:
 
 
 # GET /accounts reads only what its answer shows (no token, no JSON scopes to decode), with a statement built
-# once: its compiled form is cached by SQLAlchemy and asyncpg keeps it prepared per connection.
+# once and run straight on asyncpg on PostgreSQL (app/direct_reads.py), prepared per connection.
 _ACCOUNT_OUT_COLUMNS = (
     Account.id,
     Account.platform,
@@ -95,13 +96,38 @@ _ACCOUNT_OUT_COLUMNS = (
     Account.webhook_subscription,
     Account.webhook_subscription_error,
 )
-OWNED_ANSWERS = select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
+OWNED_ANSWERS = DirectRead(
+    select(*_ACCOUNT_OUT_COLUMNS).where(Account.user_id == bindparam("user_id")).order_by(Account.id)
+)
 
 
-async def list_owned_answers(connection: AsyncConnection, user_id: str, links: PublicLinks) -> list[AccountOut]:
+def _answer_from_row(row: Sequence[Any], links: PublicLinks) -> AccountOut:
+    """`to_account_out` for a row of OWNED_ANSWERS (its columns in order: cheaper than attributes by name)."""
+    (id_, platform, username, status, ig_user_id, picture, account_type, followers, following, expires, created,
+     name, webhooks, webhooks_error) = row  # fmt: skip
+    return AccountOut(
+        id=id_,
+        platform=platform,
+        account_name=username,
+        is_active=status != AccountStatus.DISCONNECTED,
+        platform_user_id=ig_user_id,
+        profile_picture_url=links.absolute(picture),
+        account_type=account_type,
+        followers_count=followers,
+        following_count=following,
+        token_expires_at=expires,
+        created_at=created,
+        status=status,
+        name=name,
+        webhooks=_WEBHOOK_STATES.get(webhooks or ""),
+        webhooks_error=webhooks_error,
+    )
+
+
+async def list_owned_answers(bind: AsyncEngine | AsyncConnection, user_id: str, links: PublicLinks) -> list[AccountOut]:
     """The user's accounts as GET /accounts answers them, read as plain rows (no ORM objects to build)."""
-    rows = await connection.execute(OWNED_ANSWERS, {"user_id": user_id})
-    return [to_account_out(row, links) for row in rows]
+    rows = await OWNED_ANSWERS.rows(bind, {"user_id": user_id})
+    return [_answer_from_row(row, links) for row in rows]
 
 
 # Built once, like OWNED_ANSWERS: every route on one account runs it, and a statement built per call is
@@ -114,6 +140,32 @@ async def get_owned(session: AsyncSession, user_id: str, account_id: int) -> Acc
     return await session.scalar(_OWNED, {"account_id": account_id, "user_id": user_id})
 
 
+# The proxied reads (GET /account/info, GET /media) need the row only for its token and ids: one SELECT outside
+# any transaction, straight on the driver, instead of a session's BEGIN, SELECT and COMMIT around an ORM query.
+_ACCOUNT_ATTRIBUTES = tuple(attribute.key for attribute in Account.__mapper__.column_attrs)
+_OWNED_ROW = DirectRead(
+    select(*(getattr(Account, key) for key in _ACCOUNT_ATTRIBUTES)).where(
+        Account.id == bindparam("account_id"), Account.user_id == bindparam("user_id")
+    )
+)
+
+
+async def get_owned_detached(bind: AsyncEngine | AsyncConnection, user_id: str, account_id: int) -> Account | None:
+    """`get_owned`, as an `Account` in no session: read it, never flush it (`save_profile` writes what changes)."""
+    rows = await _OWNED_ROW.rows(bind, {"account_id": account_id, "user_id": user_id})
+    if not rows:
+        return None
+    return Account(**dict(zip(_ACCOUNT_ATTRIBUTES, rows[0], strict=True)))
+
+
+async def save_profile(
+    sessionmaker: async_sessionmaker[AsyncSession], account: Account, changes: dict[str, Any]
+) -> None:
+    """Store what `apply_profile` changed on a detached account: one UPDATE."""
+    async with single_statement(sessionmaker) as session:
+        await session.execute(update(Account).where(Account.id == account.id).values(**changes))
+
+
 async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | None = None) -> Sequence[Account]:
     query = select(Account).where(Account.user_id == user_id, Account.status != AccountStatus.DISCONNECTED)
     if ids is not None:
@@ -122,8 +174,8 @@ async def list_active(session: AsyncSession, user_id: str, ids: Sequence[int] | 
     return result.all()
 
 
-def apply_profile(account: Account, profile: InstagramProfile, settings: Settings) -> bool:
-    """Copy what Instagram says about the account onto its row (the cached profile); whether anything changed.
+def apply_profile(account: Account, profile: InstagramProfile, settings: Settings) -> dict[str, Any]:
+    """Copy what Instagram says about the account onto its row (the cached profile); the values that changed.
 
     Only the values that differ are set: assigning an equal value still marks the row dirty, and a dirty row
     costs a request reading an unchanged profile a second database round trip (a pooled connection, a ping, an
@@ -141,11 +193,9 @@ def apply_profile(account: Account, profile: InstagramProfile, settings: Setting
         "following_count": profile.follows_count,
         "media_count": profile.media_count,
     }
-    changed = False
-    for name, value in values.items():
-        if getattr(account, name) != value:
-            setattr(account, name, value)
-            changed = True
+    changed = {name: value for name, value in values.items() if getattr(account, name) != value}
+    for name, value in changed.items():
+        setattr(account, name, value)
     return changed
 
 

@@ -132,7 +132,7 @@ class TestAccountInfo:
             assert row.followers_count == info.json()["followers_count"] >= 0
             # The same profile again leaves the row clean: nothing for the request to write after its call.
             profile = await ctx.instagram.get_user(ctx.cipher.decrypt(row.access_token_encrypted), row.ig_user_id)
-            assert service.apply_profile(row, profile, ctx.settings) is False
+            assert service.apply_profile(row, profile, ctx.settings) == {}
             assert not session.dirty
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from app.accounts import service as accounts_service
 from app.accounts.models import Account
@@ -25,9 +26,9 @@ class TestBareApp:
         listed = re.search(r"SELECT (.*) FROM accounts", SELECT_ACCOUNTS)
         assert listed is not None
         columns = [c.strip() for c in listed.group(1).split(",")]
-        service_query = str(accounts_service.OWNED_ANSWERS)
-        assert columns == [c.name for c in accounts_service.OWNED_ANSWERS.selected_columns]
-        assert "WHERE accounts.user_id = :user_id ORDER BY accounts.id" in service_query
+        service_query = accounts_service.OWNED_ANSWERS.compiled(asyncpg_dialect()).sql  # type: ignore[no-untyped-call]
+        assert columns == [c.name for c in accounts_service.OWNED_ANSWERS.statement.selected_columns]
+        assert "WHERE accounts.user_id = $1::VARCHAR ORDER BY accounts.id" in service_query
         assert "WHERE user_id = $1 ORDER BY id" in SELECT_ACCOUNTS
 
     def test_answers_the_service_shape(self) -> None:
