@@ -40,7 +40,7 @@ _WEBHOOK_STATES: dict[str, Literal["subscribed", "failed"]] = {"subscribed": "su
 
 
 class AccountFields(Protocol):
-    """What an account's answer is built from (an `Account`; GET /accounts' rows take `_answer_from_row`)."""
+    """What `to_account_out` builds an answer from: an `Account` (GET /accounts' rows go to `_answer_from_row`)."""
 
     id: int
     platform: str
@@ -79,7 +79,7 @@ def to_account_out(account: AccountFields, links: PublicLinks) -> AccountOut:
 
 
 # GET /accounts reads only what its answer shows (no token, no JSON scopes to decode), with a statement built
-# once and run straight on asyncpg on PostgreSQL (app/direct_reads.py), prepared per connection.
+# once and run straight on the database driver (app/direct_reads.py).
 _ACCOUNT_OUT_COLUMNS = (
     Account.id,
     Account.platform,
