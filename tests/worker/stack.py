@@ -54,6 +54,8 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
+    # The interpreter of the API and the worker (goal 6 of `make bench` measures them in a runtime-only venv).
+    python: str = sys.executable
 
     @property
     def api_url(self) -> str:
@@ -100,7 +102,7 @@ class Stack:
     def uvicorn_command(self, target: str, port: int) -> list[str]:
         """How the API is served (the benchmarks serve their bare reference app the same way)."""
         return [
-            sys.executable,
+            self.python,
             "-m",
             "uvicorn",
             target,
@@ -126,7 +128,7 @@ class Stack:
                 "warning",
             ],
             "api": self.uvicorn_command("app.main:app", self.api_port),
-            "worker": [sys.executable, "-m", "app", "worker"],
+            "worker": [self.python, "-m", "app", "worker"],
         }
 
     def start(self, name: str) -> None:
