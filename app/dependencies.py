@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.config import Settings
 from app.context import AppContext
 from app.db import unit_of_work
+from app.public_urls import PublicLinks
 
 
 # async: a plain `def` dependency is run in the threadpool, a thread hop on every request.
@@ -68,3 +69,21 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 # once (a session waits for its first query), so list it after the caller's authentication: a request without
 # a valid token must be a 401 even while the database is down.
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
+
+
+def request_base_url(request: Request) -> str:
+    """The public base URL for answers to this request: PUBLIC_BASE_URL, else the address it came to."""
+    settings: Settings = request.app.state.settings
+    if not settings.public_base_url_follows_request:
+        return settings.public_base_url
+    # Host header and scheme (X-Forwarded-Proto behind --proxy-headers), without the app's root path.
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def public_links(request: Request) -> PublicLinks:
+    """The `PublicLinks` of the request being answered. `async` though it awaits nothing: FastAPI runs a plain
+    `def` dependency in its threadpool, a hop per request that costs more than the work."""
+    return PublicLinks(request.app.state.settings, request_base_url(request))
+
+
+PublicLinksDep = Annotated[PublicLinks, Depends(public_links)]

@@ -14,7 +14,7 @@ from fastapi.telemetry import TelemetryConfig
 from app.config import Settings, get_settings
 from app.context import AppContext, build_context, settle_after_startup
 from app.docs_ui import install_docs
-from app.errors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
 from app.jobs import registry
