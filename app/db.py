@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, exc
 from sqlalchemy.dialects import postgresql
@@ -22,6 +22,9 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import sqlite
 
 # Explicit constraint names, so migrations can drop and alter them by name on every backend.
 NAMING_CONVENTION = {
@@ -202,3 +205,13 @@ async def single_statement(sessionmaker: async_sessionmaker[AsyncSession]) -> As
         if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
+
+
+def insert_for(dialect_name: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT for the bind's dialect (`session.get_bind().dialect.name`). SQLite's dialect module
+    is imported only where the database is SQLite: a PostgreSQL process never needs it."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

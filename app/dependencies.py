@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.config import Settings
 from app.context import AppContext
 from app.db import unit_of_work
+from app.public_urls import PublicLinks
 
 
 # async: a plain `def` dependency is run in the threadpool, a thread hop on every request.
@@ -60,3 +61,26 @@ ContextDep = Annotated[AppContext, Depends(get_app_context)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For routes that only read: use it instead of SessionDep (and never both in one route).
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+def request_base_url(request: Request) -> str:
+    """The public base URL for answers to this request: PUBLIC_BASE_URL, else the address it came to."""
+    settings: Settings = request.app.state.settings
+    if not settings.public_base_url_follows_request:
+        return settings.public_base_url
+    # Host header and scheme (X-Forwarded-Proto behind --proxy-headers), without the app's root path.
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def public_links_of(request: Request) -> PublicLinks:
+    """The `PublicLinks` of the request being answered."""
+    return PublicLinks(request.app.state.settings, request_base_url(request))
+
+
+async def public_links(request: Request) -> PublicLinks:
+    """`public_links_of` as a dependency. `async` though it awaits nothing: FastAPI runs a plain `def`
+    dependency in its threadpool, a hop per request that costs more than the work."""
+    return public_links_of(request)
+
+
+PublicLinksDep = Annotated[PublicLinks, Depends(public_links)]

@@ -14,12 +14,13 @@ from fastapi.telemetry import TelemetryConfig
 from app.config import Settings, get_settings
 from app.context import AppContext, build_context, settle_after_startup
 from app.docs_ui import install_docs
-from app.errors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.events.openapi import install_webhook_docs
 from app.http_routing import PrefixRoutingTransport, TimeoutASGITransport
 from app.jobs import registry
 from app.jobs.connection import redis_client
 from app.jobs.queue import ArqJobQueue, InProcessJobQueue, JobQueue
+from app.memory import limit_malloc_arenas
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
@@ -84,6 +85,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     """Build the service: routers, error envelope, middleware, offline docs and (in sandbox mode) the emulator."""
     settings = settings or get_settings()
+    # Before any thread allocates: glibc fixes its arena limit when the second arena is made.
+    limit_malloc_arenas(settings.malloc_arena_max)
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(

@@ -4,6 +4,10 @@ Decoding an image takes tens of megabytes for a moment. glibc's allocator keeps 
 its arenas (one per thread that allocated: `asyncio.to_thread` workers get their own), so a process that prepared
 a few images at once keeps their peak as resident memory for good. `malloc_trim(0)` returns the free pages of
 every arena. Elsewhere than glibc (musl, macOS) it is a no-op.
+
+glibc also gives every thread that allocates an arena of its own, up to eight per core. Each arena keeps its
+own free pages and fragments on its own, so a process whose threadpool touches many of them grows by megabytes
+that `malloc_trim` cannot always give back. `limit_malloc_arenas` caps how many there are (MALLOC_ARENA_MAX).
 """
 
 from __future__ import annotations
@@ -24,6 +28,24 @@ def _malloc_trim() -> Callable[[int], int] | None:
     except (OSError, AttributeError):
         return None
     return trim
+
+
+# mallopt's parameter number for the arena cap (glibc's malloc.h).
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int) -> None:
+    """At most `arenas` malloc arenas from now on (0: glibc's default). Call it before threads start allocating."""
+    if arenas <= 0:
+        return
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, arenas)
 
 
 def release_freed_memory() -> None:

@@ -6,28 +6,17 @@ and the address each request came to for what is answered to it. So `PORT=8765 m
 mapped port or a browser on another machine all get links and an OAuth redirect that work.
 
 A URL on this service itself (the sandbox's profile pictures) is stored as a path (`/sandbox/cdn/…`),
-never with a host and port that may change, and made absolute again when it is answered.
+never with a host and port that may change, and made absolute again when it is answered. A request's links
+(`PublicLinksDep`) come from app/dependencies.py: this module is the worker's too, which imports no FastAPI.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import ip_address
-from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
-
 from app.config import Settings
-
-
-def request_base_url(request: Request) -> str:
-    """The public base URL for answers to this request: PUBLIC_BASE_URL, else the address it came to."""
-    settings: Settings = request.app.state.settings
-    if not settings.public_base_url_follows_request:
-        return settings.public_base_url
-    # Host header and scheme (X-Forwarded-Proto behind --proxy-headers), without the app's root path.
-    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +28,6 @@ class PublicLinks:
 
     def absolute(self, url: str | None) -> str | None:
         return for_answer(url, self.settings, self.base_url)
-
-
-def public_links_of(request: Request) -> PublicLinks:
-    """The `PublicLinks` of the request being answered."""
-    return PublicLinks(request.app.state.settings, request_base_url(request))
-
-
-async def public_links(request: Request) -> PublicLinks:
-    """`public_links_of` as a dependency. `async` though it awaits nothing: FastAPI runs a plain `def`
-    dependency in its threadpool, a hop per request that costs more than the work."""
-    return public_links_of(request)
-
-
-PublicLinksDep = Annotated[PublicLinks, Depends(public_links)]
 
 
 def stored_form(url: str | None, settings: Settings) -> str | None:

@@ -8,7 +8,7 @@ from app.events.router import router as events_router
 from app.inbound.callbacks_router import router as meta_callbacks_router
 from app.inbound.router import router as inbound_router
 from app.insights.router import router as insights_router
-from app.publishing.assets import router as media_router
+from app.publishing.asset_route import router as media_router
 from app.publishing.router import router as publishing_router
 from app.uploads.router import files_router as upload_files_router
 from app.uploads.router import router as uploads_router

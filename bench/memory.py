@@ -23,6 +23,7 @@ from bench import system
 from bench.harness import API, IMAGE_URL, Connected, bearer, set_latency
 from bench.load import LoadResult, Request, run_load
 from bench.report import Row, mb
+from bench.runtime_venv import runtime_python
 from tests.worker.stack import Stack
 
 START_LIMIT_MB = 100.0
@@ -119,9 +120,12 @@ def _mix(requests: list[Request]) -> dict[str, int]:
 async def mixed_load_memory(
     stack: Stack, sub: str, accounts: list[Connected], *, count: int = 10_000, clients: int = 50
 ) -> MemoryResult:
-    """Restart the API and the worker, read their memory, send `count` mixed requests, read it again."""
+    """Restart the API and the worker as deployed (the runtime-only venv of bench/runtime_venv.py, the API under
+    the image's `python -m app serve`), read their memory, send `count` mixed requests, read it again."""
     for name in ("api", "worker"):
         stack.kill(name)
+    stack.python = await asyncio.to_thread(runtime_python)
+    stack.api_as_deployed = True
     for name in ("api", "worker"):
         stack.start(name)
     for name in ("api", "worker"):

@@ -23,10 +23,9 @@ from app.accounts.schemas import (
 from app.auth.dependencies import CurrentUser
 from app.config import OAUTH_CALLBACK_PATH
 from app.db import utcnow
-from app.dependencies import ContextDep, SessionDep, read_bind
+from app.dependencies import ContextDep, PublicLinksDep, SessionDep, public_links_of, read_bind
 from app.errors import AppError, BadRequest, error_responses
 from app.openapi import API_PREFIX
-from app.public_urls import PublicLinksDep, public_links_of
 
 router = APIRouter(prefix=API_PREFIX)
 

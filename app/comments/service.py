@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import instagram as ig
 from app.accounts.models import Account, AccountStatus
 from app.comments.models import Comment
 from app.comments.schemas import CommentOut
-from app.db import utcnow
+from app.db import insert_for, utcnow
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,7 @@ async def upsert(session: AsyncSession, account_id: int, rows: Sequence[StoredCo
         }
         for row in rows
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Comment).values(values)
+    statement = insert_for(session.get_bind().dialect.name, Comment).values(values)
     # What Instagram said last wins; ids it did not send this time (a reply's parent, the author's id) are kept.
     kept = {
         name: func.coalesce(statement.excluded[name], Comment.__table__.c[name]) for name in ("parent_id", "from_id")

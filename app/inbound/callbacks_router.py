@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path
 
-from app.dependencies import ContextDep, SessionDep
+from app.dependencies import ContextDep, PublicLinksDep, SessionDep
 from app.errors import NotFound, error_responses
 from app.inbound import deletion
 from app.inbound.callback_schemas import (
@@ -24,7 +24,6 @@ from app.inbound.callback_schemas import (
 from app.inbound.callbacks import parse_signed_request
 from app.inbound.models import DataDeletionStatus
 from app.openapi import API_PREFIX
-from app.public_urls import PublicLinksDep
 
 logger = logging.getLogger(__name__)
 

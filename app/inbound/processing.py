@@ -17,14 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.accounts.models import Account, AccountStatus
 from app.comments.models import Comment, Mention
 from app.context import AppContext
-from app.db import unit_of_work, utcnow
+from app.db import insert_for, unit_of_work, utcnow
 from app.events.types import CommentCreated, MentionCreated
 from app.inbound.envelope import Change, NotAnEnvelope, decode, parse
 from app.inbound.models import InboundDelivery, InboundStatus
@@ -66,8 +65,9 @@ def _text(value: object, limit: int | None = None) -> str | None:
 
 
 def _insert(session: AsyncSession, model: type[Comment] | type[Mention], values: dict[str, Any]) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    return (
+        insert_for(session.get_bind().dialect.name, model).values(**values).on_conflict_do_nothing().returning(model.id)
+    )
 
 
 def mentions(text: str | None, username: str) -> bool:

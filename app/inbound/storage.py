@@ -6,10 +6,9 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import utcnow
+from app.db import insert_for, utcnow
 from app.inbound.models import InboundDelivery, InboundStatus
 
 
@@ -31,9 +30,8 @@ async def store_delivery(connection: AsyncConnection, body: bytes) -> tuple[int,
         "status": InboundStatus.PENDING,
         "attempts": 0,
     }
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(InboundDelivery)
+        insert_for(connection.dialect.name, InboundDelivery)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["body_sha256"])
         .returning(InboundDelivery.id)

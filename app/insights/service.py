@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import insert_for
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
 from app.insights.schemas import InsightsSnapshot, PostInsights
 from app.publishing.models import Post, PostKind, PostStatus
@@ -110,9 +110,7 @@ async def record_many(session: AsyncSession, results: Sequence[tuple[int, Figure
     if not results:
         return
     latest = [{"post_id": post_id, **_values(figures), "updated_at": now} for post_id, figures in results]
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert(PostAnalytics) if dialect == "postgresql" else sqlite.insert(PostAnalytics)
-    upsert = upsert.values(latest)
+    upsert = insert_for(session.get_bind().dialect.name, PostAnalytics).values(latest)
     await session.execute(
         upsert.on_conflict_do_update(
             index_elements=[PostAnalytics.post_id],

@@ -21,23 +21,18 @@ What the client relies on, and this transport keeps:
 
 from __future__ import annotations
 
-import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
-import certifi
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
 
+from app.tls import client_ssl_context
+
 _CHUNK = 64 * 1024  # the most of an answer's body handed on at once
-
-
-def _ssl_context() -> ssl.SSLContext:
-    # What httpx's own transport trusts (certifi's bundle), so changing transport changes no certificate verdict.
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -82,7 +77,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 limit=self._max_connections,
                 limit_per_host=0,  # the one limit is the total: the client talks to one or two hosts
                 keepalive_timeout=self._keepalive_seconds,
-                ssl=_ssl_context(),
+                # What httpx's own transport trusts, so changing transport changes no certificate verdict.
+                ssl=client_ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -36,6 +36,7 @@ from app.config import get_settings
 from app.jobs.connection import redis_client
 from app.jobs.heartbeat import beat
 from app.jobs.worker import POLLING, WorkerSettings
+from app.memory import limit_malloc_arenas
 from app.observability.logging import configure_logging
 from app.outages import which_dependency
 
@@ -66,6 +67,8 @@ class SupervisedWorker(Worker):
 def run() -> int:
     """Run the worker until SIGTERM or SIGINT; 0 on a clean stop."""
     settings = get_settings()
+    # Before any thread allocates: glibc fixes its arena limit when the second arena is made.
+    limit_malloc_arenas(settings.malloc_arena_max)
     configure_logging(settings.log_level, settings.log_json)
     asyncio.run(supervise())
     return 0

@@ -20,6 +20,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from app.tls import client_ssl_context
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -125,11 +127,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with its connection pool built on the guarded network backend."""
 
     def __init__(self, backend: GuardedNetworkBackend) -> None:
-        super().__init__(retries=0)
+        # The shared context for httpx's own pool too, which this replaces: otherwise it loads the CA bundle again.
+        super().__init__(retries=0, verify=client_ssl_context())
         # httpx builds its pool with the default backend and offers no parameter for another one; the
         # pool is the documented httpcore class, only its construction is replaced (httpx is pinned).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=client_ssl_context(),
             max_connections=20,
             max_keepalive_connections=5,
             network_backend=backend,

@@ -2,26 +2,18 @@
 
 In the database (not on a disk) so that every API replica can serve what any replica or the worker
 prepared. The id is 32 random bytes: unguessable, so the route needs no authentication (Instagram
-fetches it anonymously). An asset is deleted once no unfinished post uses it.
+fetches it anonymously). An asset is deleted once no unfinished post uses it. The route that serves them
+is in app/publishing/asset_route.py: the worker prepares assets and imports no FastAPI.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Annotated
-
-from fastapi import APIRouter, Path
-from fastapi.responses import Response
 
 from app.db import utcnow
-from app.dependencies import ReadSessionDep
-from app.errors import NotFound
 from app.media.images import PreparedImage
-from app.publishing import repository
 from app.publishing.models import MediaAsset
-
-router = APIRouter(tags=["operations"])
 
 
 def new_asset_id() -> str:
@@ -40,31 +32,4 @@ def new_asset(asset_id: str, image: PreparedImage, *, expires_at: datetime) -> M
         height=image.height,
         created_at=utcnow(),
         expires_at=expires_at,
-    )
-
-
-@router.get(
-    "/media/{asset_name}",
-    summary="A prepared image, for Instagram to fetch",
-    response_class=Response,
-    responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The JPEG"},
-        404: {"description": "Unknown or gone"},
-    },
-)
-async def serve_asset(
-    # Read-only: one round trip, no BEGIN and COMMIT around it (Instagram fetches it once per post of a batch).
-    session: ReadSessionDep,
-    asset_name: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_\-]+(\.jpg)?$")],
-) -> Response:
-    """Serves the JPEG this service prepared for a post (converted, resized, story text drawn) until the
-    post is published. No authentication: the id itself is the secret."""
-    asset_id = asset_name.removesuffix(".jpg")
-    asset = await repository.get_asset(session, asset_id)
-    if asset is None or asset.expires_at < utcnow():
-        raise NotFound("Media not found", code="media_not_found")
-    return Response(
-        asset.content,
-        media_type=asset.content_type,
-        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )

@@ -11,13 +11,16 @@ import asyncio
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
 
 from app.errors import AppError, BadRequest
+
+if TYPE_CHECKING:
+    # Only the API's route passes a request; the worker imports this module and no web framework.
+    from starlette.requests import Request
 
 MB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MB

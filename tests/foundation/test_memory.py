@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
 import sys
 
@@ -52,3 +54,15 @@ def test_what_a_worker_thread_freed_is_released() -> None:
     done = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=60, check=True)
     before, after = (float(value) for value in done.stdout.split())
     assert after < before - 40, (before, after)
+
+
+def test_the_worker_imports_no_web_framework() -> None:
+    # FastAPI and Starlette are about 7 MB of the worker's resident memory, and it serves no HTTP (issue 8, goal 6).
+    script = "import sys, app.cli, app.jobs.supervisor; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    loaded = set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+    assert loaded & {"fastapi", "starlette"} == set()
+    assert "arq" in loaded  # the worker's own modules were imported

@@ -54,6 +54,10 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
+    # The interpreter of the API and the worker (goal 6 of `make bench` measures them in a runtime-only venv).
+    python: str = sys.executable
+    # Serve the API with the image's command (`python -m app serve`, one process) instead of plain uvicorn.
+    api_as_deployed: bool = False
 
     @property
     def api_url(self) -> str:
@@ -95,12 +99,17 @@ class Stack:
             "REEL_WAIT_SECONDS": "20",
             "PUBLISH_WAIT_SECONDS": "20",
             **self.overrides,
+            **(
+                {"HOST": "127.0.0.1", "PORT": str(self.api_port), "WEB_CONCURRENCY": "1"}
+                if self.api_as_deployed
+                else {}
+            ),
         }
 
     def uvicorn_command(self, target: str, port: int) -> list[str]:
         """How the API is served (the benchmarks serve their bare reference app the same way)."""
         return [
-            sys.executable,
+            self.python,
             "-m",
             "uvicorn",
             target,
@@ -125,8 +134,12 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            "api": self.uvicorn_command("app.main:app", self.api_port),
-            "worker": [sys.executable, "-m", "app", "worker"],
+            "api": (
+                [self.python, "-m", "app", "serve"]
+                if self.api_as_deployed
+                else self.uvicorn_command("app.main:app", self.api_port)
+            ),
+            "worker": [self.python, "-m", "app", "worker"],
         }
 
     def start(self, name: str) -> None:
