@@ -92,17 +92,12 @@ _HISTORY = (
 
 
 async def record(session: AsyncSession, post_id: int, figures: Figures, now: datetime) -> PostAnalytics:
-    """Store the latest figures and append a snapshot (the history)."""
-    latest = await session.scalar(_LATEST, {"post_id": post_id})
-    if latest is None:
-        latest = PostAnalytics(post_id=post_id)
-        session.add(latest)
-    for key, value in _values(figures).items():
-        setattr(latest, key, value)
-    latest.updated_at = now
-    session.add(AnalyticsSnapshot(post_id=post_id, captured_at=now, **_values(figures)))
-    await session.flush()
-    return latest
+    """Store the latest figures and append a snapshot (the history); the figures as stored.
+
+    An upsert, not a read then an insert: two requests for one post's insights at once both store their figures
+    (the later wins), where the second insert used to fail on the post's unique row and answer 500."""
+    await record_many(session, [(post_id, figures)], now)
+    return PostAnalytics(post_id=post_id, updated_at=now, **_values(figures))
 
 
 async def record_many(session: AsyncSession, results: Sequence[tuple[int, Figures]], now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -42,6 +43,24 @@ class TestPostInsights:
         assert body["impressions"] == body["views"]
         assert body["engagement_rate"] == round(body["total_interactions"] / body["reach"] * 100, 2)
         assert body["stale"] is False
+
+    async def test_requests_at_once_for_one_post_all_answer(
+        self, committing_client: httpx.AsyncClient, committing_make: Factory
+    ) -> None:
+        """The first figures of a post stored by several requests at once: each stores its own, none fails on
+        the post's one row of latest figures (it was read, then inserted: the second insert answered 500)."""
+        post = await committing_make.published_post(await committing_make.connected_account())
+        # The sandbox answers the insights call in 0.2 s: every request has read "no figures yet" by then.
+        await committing_client.put("/sandbox/control/latency", json={"endpoints": {"media_insights": 0.2}})
+        answers = await asyncio.gather(
+            *(committing_client.get(f"{API}/{post.id}/insights", headers=auth_headers()) for _ in range(8))
+        )
+        assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers if a.status_code != 200]
+        async with committing_make.ctx.sessionmaker() as session:
+            snapshots = (
+                await session.scalars(select(AnalyticsSnapshot).where(AnalyticsSnapshot.post_id == post.id))
+            ).all()
+        assert len(snapshots) == 8
 
     async def test_not_found(self, client: httpx.AsyncClient) -> None:
         response = await client.get(f"{API}/99999/insights", headers=auth_headers())
