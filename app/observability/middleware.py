@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +23,13 @@ _ACCESS_FORMAT = "%s %s %s %.1fms"
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _new_request_id() -> str:
+    """32 hex digits, like a UUID4's, from the process's Mersenne Twister (seeded from the OS at start-up): a
+    request id must be unique, not secret, and `uuid4()` asks the kernel for randomness on every request (a
+    system call, about 5 % of GET /accounts' CPU)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _route_template(scope: Scope) -> str:
@@ -84,7 +91,7 @@ class RequestContextMiddleware:
         for name, value in scope.get("headers") or ():
             if name == b"x-request-id":
                 incoming = value  # the last one wins, as before
-        request_id = incoming.decode("latin-1") if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming.decode("latin-1") if _VALID_REQUEST_ID.match(incoming) else _new_request_id()
         token = set_request_id(request_id)
         status = 500
         started = time.perf_counter()
