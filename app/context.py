@@ -25,6 +25,7 @@ from app.jobs.queue import JobQueue
 from app.media.fetcher import MediaFetcher
 from app.memory import release_freed_memory
 from app.observability.metrics import INSTAGRAM_CALLS, INSTAGRAM_LATENCY
+from app.tls import client_ssl_context
 from app.uploads.storage import Storage, build_storage
 
 
@@ -85,11 +86,10 @@ def build_instagram_client(
 ) -> InstagramClient:
     """The process's one Instagram client; with `in_process_sandbox`, sandbox URLs skip the network."""
     config = instagram_config(settings)
-    transport: httpx.AsyncBaseTransport | None = None
+    # The process's one TLS context (app/tls.py), handed in: app/instagram imports nothing else of the app.
+    transport: httpx.AsyncBaseTransport = instagram_transport(config, client_ssl_context())
     if in_process_sandbox is not None:
-        transport = PrefixRoutingTransport(
-            [(settings.sandbox_base_url + "/", in_process_sandbox)], default=instagram_transport(config)
-        )
+        transport = PrefixRoutingTransport([(settings.sandbox_base_url + "/", in_process_sandbox)], default=transport)
     return InstagramClient(config, transport=transport, on_call=_record_call)
 
 

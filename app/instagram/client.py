@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -56,9 +57,11 @@ MEDIA_FIELDS = (
 _MAX_STORY_PAGES = 20
 
 
-def instagram_transport(config: InstagramConfig) -> AiohttpTransport:
+def instagram_transport(config: InstagramConfig, ssl_context: ssl.SSLContext | None = None) -> AiohttpTransport:
     """The network transport of the client: one bounded pool of kept-alive connections (transport.py)."""
-    return AiohttpTransport(max_connections=config.max_connections, keepalive_seconds=config.keepalive_seconds)
+    return AiohttpTransport(
+        max_connections=config.max_connections, keepalive_seconds=config.keepalive_seconds, ssl_context=ssl_context
+    )
 
 
 class InstagramClient(OAuthCalls, PublishingCalls, CommentCalls, SubscriptionCalls):

@@ -21,6 +21,7 @@ What the client relies on, and this transport keeps:
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -29,8 +30,6 @@ import aiohttp
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
-
-from app.tls import client_ssl_context
 
 _CHUNK = 64 * 1024  # the most of an answer's body handed on at once
 
@@ -43,9 +42,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(
-        self, *, max_connections: int, keepalive_seconds: float, proxies: Mapping[str, str] | None = None
+        self,
+        *,
+        max_connections: int,
+        keepalive_seconds: float,
+        proxies: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """`proxies`: scheme (or "all", "no") to proxy URL, as urllib reads them; default: the environment's."""
+        """`proxies`: scheme (or "all", "no") to proxy URL, as urllib reads them; default: the environment's.
+        `ssl_context`: what to trust; default: what httpx's own transports trust (one context per process can be
+        shared by every client: each copy holds the CA bundle, about 1 MB)."""
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         if keepalive_seconds <= 0:
@@ -54,6 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_seconds = keepalive_seconds
         self._proxies = dict(urllib.request.getproxies_environment() if proxies is None else proxies)
         self._proxy_by_origin: dict[tuple[str, str], URL | None] = {}
+        self._ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -78,7 +85,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 limit_per_host=0,  # the one limit is the total: the client talks to one or two hosts
                 keepalive_timeout=self._keepalive_seconds,
                 # What httpx's own transport trusts, so changing transport changes no certificate verdict.
-                ssl=client_ssl_context(),
+                ssl=self._ssl_context or httpx.create_ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
