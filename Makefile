@@ -83,7 +83,7 @@ test-browser: install
 	@scripts/ensure-chromium.sh
 	$(BIN)/pytest tests/browser -m browser -p no:cacheprovider
 
-# Issue 8's goals, each beside its reference measured in the same run (8-9 minutes): one table, and the
+# Issue 8's goals, each beside its reference measured in the same run (about 5 minutes): one table, and the
 # figures in var/bench/latest.json. wrk (Debian's package) is installed on the first run.
 bench: install services
 	@scripts/ensure-wrk.sh
