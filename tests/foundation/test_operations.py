@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.observability.logging import JsonFormatter, redact
-from tests.conftest import REDIS_TEST_URL, make_settings, running_app
+from tests.conftest import REDIS_TEST_URL, auth_headers, make_settings, running_app
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -101,6 +101,35 @@ def test_json_log_lines_carry_extras_and_hide_secret_fields() -> None:
     assert line["account_id"] == 7
     assert line["access_token"] == "[redacted]"
     assert line["level"] == "info"
+
+
+async def test_one_json_access_line_per_request_with_the_route_template_only(client: httpx.AsyncClient) -> None:
+    """The line names the route template, never the path or the query (which may carry anything), and carries the
+    request id the answer carries."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(JsonFormatter())
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    access = logging.getLogger("app.access")
+    level = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        answer = await client.get(
+            "/api/sns/instagram/posts/4242?access_token=IGAAsecretsecretsecretsecret", headers=auth_headers()
+        )
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert answer.status_code == 404
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["logger"] == "app.access" and line["level"] == "info"
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/api/sns/instagram/posts/{db_id}", 404)
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert line["request_id"] == answer.headers["x-request-id"]
+    assert line["message"].startswith("GET /api/sns/instagram/posts/{db_id} 404 ")
+    assert "4242" not in lines[0] and "IGAA" not in lines[0]
 
 
 class TestOfflineDocs:
