@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -39,43 +39,9 @@ def account_type_label(value: str | None) -> str | None:
 _WEBHOOK_STATES: dict[str, Literal["subscribed", "failed"]] = {"subscribed": "subscribed", "failed": "failed"}
 
 
-class AccountFields(Protocol):
-    """What `to_account_out` builds an answer from: an `Account` (GET /accounts' rows go to `_answer_from_row`)."""
-
-    id: int
-    platform: str
-    username: str
-    ig_user_id: str
-    profile_picture_url: str | None
-    account_type: str | None
-    followers_count: int | None
-    following_count: int | None
-    token_expires_at: datetime | None
-    created_at: datetime
-    status: str
-    name: str | None
-    webhook_subscription: str | None
-    webhook_subscription_error: str | None
-
-
-def to_account_out(account: AccountFields, links: PublicLinks) -> AccountOut:
-    return AccountOut(
-        id=account.id,
-        platform=account.platform,
-        account_name=account.username,
-        is_active=account.status != AccountStatus.DISCONNECTED,
-        platform_user_id=account.ig_user_id,
-        profile_picture_url=links.absolute(account.profile_picture_url),
-        account_type=account.account_type,
-        followers_count=account.followers_count,
-        following_count=account.following_count,
-        token_expires_at=account.token_expires_at,
-        created_at=account.created_at,
-        status=account.status,
-        name=account.name,
-        webhooks=_WEBHOOK_STATES.get(account.webhook_subscription or ""),
-        webhooks_error=account.webhook_subscription_error,
-    )
+def to_account_out(account: Account, links: PublicLinks) -> AccountOut:
+    """One account's answer (the same as GET /accounts gives for it)."""
+    return _answer_from_row(tuple(getattr(account, column.key) for column in _ACCOUNT_OUT_COLUMNS), links)
 
 
 # GET /accounts reads only what its answer shows (no token, no JSON scopes to decode), with a statement built
@@ -102,7 +68,7 @@ OWNED_ANSWERS = DirectRead(
 
 
 def _answer_from_row(row: Sequence[Any], links: PublicLinks) -> AccountOut:
-    """`to_account_out` for a row of OWNED_ANSWERS (its columns in order: cheaper than attributes by name)."""
+    """The answer for a row of `_ACCOUNT_OUT_COLUMNS` (in their order: cheaper than attributes by name)."""
     (id_, platform, username, status, ig_user_id, picture, account_type, followers, following, expires, created,
      name, webhooks, webhooks_error) = row  # fmt: skip
     return AccountOut(
