@@ -83,28 +83,12 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             payload["request_id"] = request_id
-        plain: dict[str, Any] | None = record.__dict__.get("plain_extras")
-        if plain is not None:
-            # Extras whose producer vouches they hold no secret (the access line's): nothing to search.
-            payload.update(plain)
-        else:
-            self._add_extras(payload, record)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
+                payload[key] = "[redacted]" if _is_secret_key(key) else _clean(value)
         if record.exc_info:
             payload["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(payload, default=str, ensure_ascii=False)
-
-    @staticmethod
-    def _add_extras(payload: dict[str, Any], record: logging.LogRecord) -> None:
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
-                if _is_secret_key(key):
-                    payload[key] = "[redacted]"
-                elif isinstance(value, str):
-                    payload[key] = redact(value)
-                elif isinstance(value, int | float | bool) or value is None:
-                    payload[key] = value  # nothing to mask (the access line's status and duration)
-                else:
-                    payload[key] = _clean(value)
 
 
 class TextFormatter(logging.Formatter):

@@ -71,11 +71,7 @@ def _log_access(method: str, route: str, status: int, elapsed: float) -> None:
     record = logger.makeRecord(
         logger.name, logging.INFO, __file__, 0, _ACCESS_FORMAT, (method, route, status, duration_ms), None
     )
-    extras = {"method": method, "route": route, "status": status, "duration_ms": round(duration_ms, 1)}
-    record.__dict__.update(extras)
-    # The same four for JsonFormatter, which then skips its search of the record for extras to redact: a method,
-    # a route template (never the path itself), a status and a duration hold no secret.
-    record.plain_extras = extras
+    record.__dict__.update(method=method, route=route, status=status, duration_ms=round(duration_ms, 1))
     logger.handle(record)
 
 
