@@ -6,8 +6,8 @@ of the request on PostgreSQL, and on SQLite each of its cursor steps is a hop to
 `DirectRead` keeps the statement written once with SQLAlchemy. For each dialect it compiles it once and takes
 the bind and result processors SQLAlchemy would apply to its parameters and columns (the UTC timestamps, SQLite's
 text dates, JSON). It then runs that SQL on a pooled connection's driver in one call: asyncpg's `fetch`
-(prepared and cached per connection) or aiosqlite's `execute_fetchall` (one thread hop). The rows are the
-ones SQLAlchemy gives, as tuples. Any other driver goes through SQLAlchemy as usual.
+(prepared and cached per connection) or aiosqlite's `execute_fetchall` (one thread hop), the service's two
+drivers. The rows are the ones SQLAlchemy gives, as tuples.
 
 Only for SELECTs without a transaction of their own (the read-only routes'): on PostgreSQL they run outside any
 transaction, and on SQLite as a lone statement, which reads the last commit without taking the write lock.
@@ -50,6 +50,9 @@ class DirectRead:
         """The SQL, its parameters in order and the conversions SQLAlchemy applies, for `dialect` (built once)."""
         found = self._compiled.get(dialect.name)
         if found is None:
+            if dialect.driver not in _DRIVERS:
+                # The service runs on these two (app/db.py gives every database URL its async driver).
+                raise TypeError(f"a DirectRead runs on asyncpg or aiosqlite, not {dialect.driver}")
             compiled = self.statement.compile(dialect=dialect)
             order = tuple(compiled.positiontup or ())
             found = _Compiled(
@@ -71,8 +74,6 @@ class DirectRead:
         """The rows, as tuples of column values in the statement's order. `bind` is the read engine (or, in
         tests, the one connection every session shares)."""
         dialect = bind.dialect
-        if dialect.driver not in _DRIVERS:
-            return await self._through_sqlalchemy(bind, parameters)
         compiled = self.compiled(dialect)
         arguments = [
             value if process is None else process(value)
@@ -98,14 +99,6 @@ class DirectRead:
         if not compiled.result_processors:
             return records
         return [_converted(record, compiled.result_processors) for record in records]
-
-    async def _through_sqlalchemy(
-        self, bind: AsyncEngine | AsyncConnection, parameters: Mapping[str, Any]
-    ) -> Sequence[Sequence[Any]]:
-        if isinstance(bind, AsyncConnection):
-            return list(await bind.execute(self.statement, parameters))
-        async with bind.connect() as connection:
-            return list(await connection.execute(self.statement, parameters))
 
 
 async def _fetch(dialect: Dialect, raw: PoolProxiedConnection, sql: str, arguments: list[Any]) -> Sequence[Any]:

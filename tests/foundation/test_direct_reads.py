@@ -120,3 +120,10 @@ async def test_converts_what_sqlalchemy_converts(seeded: tuple[AsyncEngine, str]
         expected = (await connection.execute(read.statement, parameters)).all()
     assert [tuple(row) for row in direct] == [tuple(row) for row in expected]
     assert direct[0][1] == [] and direct[0][2].tzinfo is not None
+
+
+def test_refuses_a_driver_it_does_not_know() -> None:
+    from sqlalchemy.dialects.sqlite.pysqlite import dialect as pysqlite_dialect
+
+    with pytest.raises(TypeError, match="asyncpg or aiosqlite, not pysqlite"):
+        READ.compiled(pysqlite_dialect())
