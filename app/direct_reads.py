@@ -44,11 +44,11 @@ class DirectRead:
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[str, _Compiled] = {}  # by driver
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         """The SQL, its parameters in order and the conversions SQLAlchemy applies, for `dialect` (built once)."""
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get(dialect.driver)
         if found is None:
             if dialect.driver not in _DRIVERS:
                 # The service runs on these two (app/db.py gives every database URL its async driver).
@@ -67,7 +67,7 @@ class DirectRead:
                     if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
                 ),
             )
-            self._compiled[dialect.name] = found
+            self._compiled[dialect.driver] = found
         return found
 
     async def rows(self, bind: AsyncEngine | AsyncConnection, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
