@@ -70,12 +70,28 @@ def _is_secret_name(key: str) -> bool:
     return any(word in lowered for word in ("token", "secret", "password", "authorization"))
 
 
+# `json.dumps` with options builds an encoder for every call.
+_encode_json = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_PLAIN_TYPES = (int, float, bool, type(None))
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    # Every line of the same second shares this; a line's time is this plus its milliseconds.
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _utc_time(record: logging.LogRecord) -> str:
+    """The record's time as ISO 8601 UTC to the millisecond, e.g. `2026-11-30T00:41:50.123+00:00`."""
+    return f"{_utc_second(int(record.created))}.{int(record.msecs):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, request id, extras, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _utc_time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -85,10 +101,13 @@ class JsonFormatter(logging.Formatter):
             payload["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
-                payload[key] = "[redacted]" if _is_secret_key(key) else _clean(value)
+                if _is_secret_name(key):
+                    payload[key] = "[redacted]"
+                else:
+                    payload[key] = value if isinstance(value, _PLAIN_TYPES) else _clean(value)
         if record.exc_info:
             payload["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return _encode_json(payload)
 
 
 class TextFormatter(logging.Formatter):
@@ -106,6 +125,9 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     handler.setFormatter(
         JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    # No formatter here shows a record's process, thread or task: don't collect them for every record (one of
+    # them is a system call).
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -116,5 +138,8 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     # httpx logs every request URL at INFO; some Instagram URLs carry tokens in the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # Our own access log replaces uvicorn's (it has the request id and the route template).
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Our own access log replaces uvicorn's (it has the request id and the route template). With no handler on
+    # its way, uvicorn does not even build its line (it asks `hasHandlers()` once per connection).
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.setLevel(logging.WARNING)
+    uvicorn_access.propagate = False

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from app.observability.logging import JsonFormatter, redact
+from app.observability.logging import JsonFormatter, configure_logging, redact
 from tests.conftest import REDIS_TEST_URL, auth_headers, make_settings, running_app
 
 
@@ -209,3 +210,29 @@ class TestOfflineDocs:
         assert "example" in post["responses"]["400"]["content"]["application/json"]
         callback = spec["paths"]["/api/sns/instagram/callback"]["get"]
         assert "security" not in callback
+
+
+@pytest.mark.parametrize("created", [1_764_460_800.0, 1_764_460_800.0005, 1_764_460_859.999, 1_764_460_861.25])
+def test_json_log_time_is_utc_to_the_millisecond(created: float) -> None:
+    """The line's time, built from a cached second, reads as `datetime.isoformat` would write it."""
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "tick", (), None)
+    record.created, record.msecs = created, int((created - int(created)) * 1000)
+    line = json.loads(JsonFormatter().format(record))
+    expected = datetime.fromtimestamp(int(created), UTC) + timedelta(milliseconds=record.msecs)
+    assert line["time"] == expected.isoformat(timespec="milliseconds")
+    assert line["time"].endswith("+00:00")
+
+
+def test_uvicorn_builds_no_access_line_of_its_own() -> None:
+    """Ours replaces it. uvicorn formats its line (client address, quoted path) whenever its logger has a handler
+    somewhere up the tree, even at a level that drops it: it must find none."""
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    saved = (root.handlers[:], root.level, access.handlers[:], access.propagate, access.level)
+    configure_logging("INFO")
+    try:
+        assert not access.hasHandlers()
+        assert logging.getLogger("uvicorn.error").hasHandlers()
+    finally:
+        root.handlers[:], access.handlers[:], access.propagate = saved[0], saved[2], saved[3]
+        root.setLevel(saved[1])
+        access.setLevel(saved[4])
