@@ -26,7 +26,7 @@ from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
 from app.openapi import API_DESCRIPTION, API_PREFIX, OPENAPI_TAGS
 from app.openapi_contract import install_openapi_contract
-from app.routers import API_ROUTERS, media_router, upload_files_router
+from app.routers import API_ROUTERS, media_router, serve_routes, upload_files_router
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     # The API first: FastAPI tries the routes in order on every request, and the API's are the busy ones (the
-    # three below have paths of their own, outside the API's prefix, so the order changes no match).
-    for router in API_ROUTERS:
-        app.include_router(router)
-    app.include_router(operations_router)
-    app.include_router(media_router)
-    app.include_router(upload_files_router)
+    # three last have paths of their own, outside the API's prefix, so the order changes no match).
+    serve_routes(app, [*API_ROUTERS, operations_router, media_router, upload_files_router])
     install_webhook_docs(app)
     install_openapi_contract(app)
     # Last: it wraps the completed (cached) document with a fresh Idempotency-Key example per load.
