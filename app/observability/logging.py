@@ -26,13 +26,15 @@ _SECRET_PATTERNS = [
     re.compile(r"\b(whsec_)[A-Za-z0-9+/=]{8,}"),
 ]
 
-# What every string with a secret contains (a superset of the patterns above), so the common line, with
-# nothing to mask, costs one search instead of a regex pass per pattern.
-_MARKERS = re.compile(r'=|"|IG|eyJ|whsec_|(?i:bearer|oauth)')
-
 
 def _may_hold_secret(text: str) -> bool:
-    return _MARKERS.search(text) is not None
+    """Whether `text` has something every string with a secret contains (a superset of the patterns above), so
+    the common line, with nothing to mask, costs a few substring searches instead of a regex pass per pattern.
+    (Plain `in` tests: one regex alternating these markers took 10,000 instructions for a short line.)"""
+    if "=" in text or '"' in text or "IG" in text or "eyJ" in text or "whsec_" in text:
+        return True
+    lowered = text.lower()
+    return "bearer" in lowered or "oauth" in lowered
 
 
 _STANDARD_ATTRS = frozenset(
@@ -96,7 +98,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        request_id = getattr(record, "request_id", None) or current_request_id()
+        request_id = record.__dict__.get("request_id") or current_request_id()
         if request_id:
             payload["request_id"] = request_id
         for key, value in record.__dict__.items():

@@ -81,6 +81,10 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
         "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
         'body {"access_token": "IGQVJabcdefghijklmnopqrstuvwxyz0123456789"}',
         "token IGAAabcdefghijklmnopqrstuvwxyz0123456789 leaked",
+        # Markers in any case: the bearer and OAuth patterns ignore case, and so must the quick pre-check.
+        "authorization: BEARER abcdefghijklmnopqrstuvwxyz0123456789",
+        "header OAuth abcdefghijklmnopqrstuvwxyz0123456789",
+        "signing secret whsec_abcdefghijklmnopqrstuvwxyz0123456789",
     ],
 )
 def test_logs_redact_credentials(line: str) -> None:
