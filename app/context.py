@@ -128,7 +128,9 @@ def build_context(
 def settle_after_startup(settings: Settings) -> None:
     """With GC_FREEZE_AFTER_STARTUP: collect once, then move everything start-up built (modules, routes, the
     OpenAPI schema, the context) out of the collector's reach, so no later collection walks those objects
-    again: shorter pauses, and their memory pages are left alone."""
+    again: shorter pauses, and their memory pages are left alone. GC_YOUNG_THRESHOLD spaces young collections."""
+    if settings.gc_young_threshold:
+        gc.set_threshold(settings.gc_young_threshold, *gc.get_threshold()[1:])
     if settings.gc_freeze_after_startup:
         gc.collect()
         gc.freeze()

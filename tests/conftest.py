@@ -61,6 +61,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "log_json": True,
         "database_auto_migrate": False,
         "gc_freeze_after_startup": False,
+        "gc_young_threshold": 0,  # the test process keeps Python's collector settings
         "instagram_retry_budget_seconds": 0.5,
         "instagram_timeout_seconds": 2.0,
         "instagram_max_attempts": 2,

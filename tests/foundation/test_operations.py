@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.context import settle_after_startup
 from app.observability.logging import JsonFormatter, redact
 from tests.conftest import REDIS_TEST_URL, auth_headers, make_settings, running_app
 
@@ -239,3 +241,16 @@ def test_uvicorn_builds_no_access_line_of_its_own() -> None:
     )
     found = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, timeout=60)
     assert found.stdout.split() == ["False", "True"]
+
+
+def test_young_collections_are_spaced_as_configured(sqlite_database_url: str) -> None:
+    """GC_YOUNG_THRESHOLD sets the collector's first threshold once started, and keeps the other two."""
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        settle_after_startup(make_settings(sqlite_database_url, gc_young_threshold=12_345))
+        assert gc.get_threshold() == (12_345, 10, 10)
+        settle_after_startup(make_settings(sqlite_database_url, gc_young_threshold=0))
+        assert gc.get_threshold() == (12_345, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
