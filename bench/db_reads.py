@@ -67,7 +67,7 @@ def _start_bare_app(stack: Stack, port: int) -> subprocess.Popen[bytes]:
         )
 
 
-async def _serve_bare_app(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
+async def serve_bare_app(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = _start_bare_app(stack, port)
     url = f"http://127.0.0.1:{port}"
@@ -107,7 +107,7 @@ async def postgres_reads(
         label=f"GET /accounts, {clients} clients",
         server_pid=stack.pid("api"),
     )
-    process, bare_url = await _serve_bare_app(stack)
+    process, bare_url = await serve_bare_app(stack)
     try:
         await _same_answer(stack.api_url, bare_url, sub)
         bare = await measure(

@@ -2,7 +2,8 @@
 
 The stack is started as for `make bench`, the 100 accounts connected, and wrk sends GET /account/info from 50
 clients with the sandbox answering in 100 ms (`--clients 200 --upstream 0.5`: goal 2's load; `--load accounts`:
-GET /accounts of a user with 5 accounts, goal 3's load) while `py-spy record` samples the API process. It writes
+GET /accounts of a user with 5 accounts, goal 3's load; `--load bare-accounts`: the same load on goal 3's reference,
+bench/bare_accounts.py, to compare the two profiles) while `py-spy record` samples the API process. It writes
 py-spy's raw profile (collapsed stacks: open it in speedscope or flamegraph.pl) and prints two summaries, also
 written beside it: the functions the CPU was in (self time) and the libraries on the stack (inclusive: a sample
 counts for every library it passes through).
@@ -19,7 +20,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bench.db_reads import accounts_requests
+from bench.db_reads import accounts_requests, serve_bare_app
 from bench.harness import bench_stack, connect_accounts, set_latency
 from bench.load import Request, run_load
 from bench.overhead import service_requests
@@ -117,22 +118,34 @@ async def profile(load: str, seconds: int, rate: int, clients: int = 50, upstrea
             # Goal 3's caller: a user with 5 accounts (not 100: the answer's size would hide the per-request cost).
             await connect_accounts(stack, "bench-reads", "reads", 5)
             requests = accounts_requests("bench-reads")
-        await asyncio.to_thread(run_load, stack.api_url, requests, clients=clients, seconds=2, label="warm-up")
-        command = [_py_spy(), "record", "--pid", str(stack.pid("api")), "--rate", str(rate)]
-        # --gil: only the thread holding the GIL, i.e. where Python spends CPU (idle threads would dilute it).
-        command += ["--duration", str(seconds), "--format", "raw", "--output", str(output), "--gil"]
-        sampler = await asyncio.create_subprocess_exec(*command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        load_result = await asyncio.to_thread(
-            run_load, stack.api_url, requests, clients=clients, seconds=seconds + 2, label=load
-        )
-        await sampler.wait()
+        bare = None
+        url, pid = stack.api_url, stack.pid("api")
+        if load == "bare-accounts":
+            bare, url = await serve_bare_app(stack)
+            pid = bare.pid
+        try:
+            await asyncio.to_thread(run_load, url, requests, clients=clients, seconds=2, label="warm-up")
+            command = [_py_spy(), "record", "--pid", str(pid), "--rate", str(rate)]
+            # --gil: only the thread holding the GIL, i.e. where Python spends CPU (idle threads would dilute it).
+            command += ["--duration", str(seconds), "--format", "raw", "--output", str(output), "--gil"]
+            sampler = await asyncio.create_subprocess_exec(
+                *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            load_result = await asyncio.to_thread(
+                run_load, url, requests, clients=clients, seconds=seconds + 2, label=load
+            )
+            await sampler.wait()
+        finally:
+            if bare is not None:
+                bare.kill()
+                bare.wait(timeout=10)
     print(f"{load}: {load_result.requests_per_second:,.0f} req/s, p50 {load_result.p50_ms:.0f} ms")
     return output
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--load", choices=("account-info", "accounts"), default="account-info")
+    parser.add_argument("--load", choices=("account-info", "accounts", "bare-accounts"), default="account-info")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
     # Goal 2's load: --clients 200 --upstream 0.5
