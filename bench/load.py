@@ -15,6 +15,7 @@ import resource
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -68,6 +69,39 @@ class LoadResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def combined(windows: Sequence[LoadResult]) -> LoadResult:
+    """Several windows of one load as one: requests, seconds, errors and the load tool's CPU add up; the rate is
+    the total over the total time; the server's CPU a request is weighted by requests; each latency percentile is
+    the windows' median (wrk reports percentiles, not the latencies themselves)."""
+    requests = sum(w.requests for w in windows)
+    seconds = sum(w.seconds for w in windows)
+    errors: dict[str, int] = {}
+    for window in windows:
+        for kind, count in window.errors.items():
+            errors[kind] = errors.get(kind, 0) + count
+    cpu = [(w.server_cpu_ms_per_request, w.requests) for w in windows if w.server_cpu_ms_per_request is not None]
+
+    return LoadResult(
+        label=windows[0].label,
+        clients=windows[0].clients,
+        seconds=round(seconds, 3),
+        requests=requests,
+        requests_per_second=round(requests / seconds, 1) if seconds else 0.0,
+        p50_ms=statistics.median([w.p50_ms for w in windows]),
+        p75_ms=statistics.median([w.p75_ms for w in windows]),
+        p90_ms=statistics.median([w.p90_ms for w in windows]),
+        p99_ms=statistics.median([w.p99_ms for w in windows]),
+        p999_ms=statistics.median([w.p999_ms for w in windows]),
+        max_ms=max(w.max_ms for w in windows),
+        mean_ms=round(sum(w.mean_ms * w.requests for w in windows) / requests, 3) if requests else 0.0,
+        errors=errors,
+        load_tool_cpu_seconds=round(sum(w.load_tool_cpu_seconds for w in windows), 2),
+        server_cpu_ms_per_request=(
+            round(sum(c * n for c, n in cpu) / sum(n for _, n in cpu), 3) if cpu and sum(n for _, n in cpu) else None
+        ),
+    )
 
 
 def wrk_binary() -> str:

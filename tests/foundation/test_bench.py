@@ -15,7 +15,7 @@ from app.accounts import service as accounts_service
 from app.accounts.models import Account
 from app.accounts.schemas import AccountOut
 from bench.bare_accounts import SELECT_ACCOUNTS, _account
-from bench.load import Request, _lua_requests
+from bench.load import LoadResult, Request, _lua_requests, combined
 from bench.profile import summarise
 from bench.report import Row, render
 
@@ -102,3 +102,39 @@ def test_table_marks_each_row() -> None:
     lines = table.splitlines()
     assert len(lines) == 5 and len({len(line) for line in lines}) == 1
     assert lines[2].rstrip(" |").endswith("met") and "NOT met" in lines[3] and lines[4].rstrip(" |").endswith("—")
+
+
+def _window(requests: int, seconds: float, p99: float, cpu: float | None, errors: dict[str, int]) -> LoadResult:
+    return LoadResult(
+        label="w",
+        clients=50,
+        seconds=seconds,
+        requests=requests,
+        requests_per_second=requests / seconds,
+        p50_ms=p99 / 2,
+        p75_ms=p99 / 1.5,
+        p90_ms=p99 / 1.2,
+        p99_ms=p99,
+        p999_ms=p99 * 2,
+        max_ms=p99 * 3,
+        mean_ms=p99 / 2,
+        errors=errors,
+        load_tool_cpu_seconds=0.1,
+        server_cpu_ms_per_request=cpu,
+    )
+
+
+def test_alternating_windows_combine_into_one_load() -> None:
+    """Goal 3's windows alternate between the two apps; each app's windows add up to one figure: the rate over the
+    whole time, the server's CPU weighted by requests, percentiles the windows' median, every error kept."""
+    windows = [
+        _window(2000, 2.0, 40.0, 0.5, {}),
+        _window(1000, 2.0, 80.0, 0.7, {"timeout": 1}),
+        _window(3000, 2.0, 30.0, 0.4, {"timeout": 2, "status 5xx": 1}),
+    ]
+    total = combined(windows)
+    assert (total.requests, total.seconds, total.requests_per_second) == (6000, 6.0, 1000.0)
+    assert total.p99_ms == 40.0 and total.max_ms == 240.0
+    assert total.server_cpu_ms_per_request == round((2000 * 0.5 + 1000 * 0.7 + 3000 * 0.4) / 6000, 3)
+    assert total.errors == {"timeout": 3, "status 5xx": 1} and total.failed == 4
+    assert combined([_window(10, 1.0, 5.0, None, {})]).server_cpu_ms_per_request is None
