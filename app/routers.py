@@ -43,6 +43,9 @@ def serve_routes(app: FastAPI, routers: Iterable[APIRouter]) -> None:
     One difference: a route object is built with its router's `dependency_overrides_provider` (none), so
     `app.dependency_overrides` does not reach these routes. Tests here override settings, not dependencies.
     """
+    if app.router.dependencies:
+        # An inclusion would add them to every route; a route object served as declared would skip them.
+        raise ValueError("the app has dependencies of its own: include its routers with include_router")
     for router in routers:
         app.router.routes.extend(router.routes)
 
