@@ -101,9 +101,8 @@ async def postgres_reads(
     """The service's GET /accounts and the bare app's, on the same database and the same clients, in alternating
     windows (`INTERLEAVED_WINDOWS` each, `seconds` in all for each app).
 
-    One window each, one after the other, let whatever the shared machine did meanwhile (PostgreSQL's autovacuum
-    after the accounts were connected, a neighbour's load) fall on one app only: the service read 72–77 % of
-    the bare app that way, and 81–89 % in the same session when the windows alternated."""
+    One window each, one after the other, let whatever the shared machine did meanwhile fall on one app only: the
+    service read 72–77 % of the bare app that way, and 81–89 % in the same session when the windows alternated."""
     process, bare_url = await serve_bare_app(stack)
     try:
         await _same_answer(stack.api_url, bare_url, sub)
@@ -112,15 +111,16 @@ async def postgres_reads(
             "bare": (bare_url, process.pid, f"bare FastAPI + asyncpg, {clients} clients"),
         }
         windows: dict[str, list[LoadResult]] = {name: [] for name in apps}
-        for url, _, label in apps.values():
-            await asyncio.to_thread(
-                run_load,
-                url,
-                accounts_requests(sub),
-                clients=clients,
-                seconds=warmup_seconds,
-                label=f"{label} (warm-up)",
-            )
+        if warmup_seconds > 0:
+            for url, _, label in apps.values():
+                await asyncio.to_thread(
+                    run_load,
+                    url,
+                    accounts_requests(sub),
+                    clients=clients,
+                    seconds=warmup_seconds,
+                    label=f"{label} (warm-up)",
+                )
         for _ in range(INTERLEAVED_WINDOWS):
             for name, (url, pid, label) in apps.items():
                 window = await asyncio.to_thread(
