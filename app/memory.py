@@ -19,15 +19,16 @@ from functools import cache
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _glibc_function(name: str) -> Callable[..., int] | None:
+    """glibc's `name` (None where the C library is not glibc or lacks it: musl, macOS)."""
+    library = ctypes.util.find_library("c")
+    if library is None:
         return None
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        function: Callable[..., int] = getattr(ctypes.CDLL(library), name)
     except (OSError, AttributeError):
         return None
-    return trim
+    return function
 
 
 # mallopt's parameter number for the arena cap (glibc's malloc.h).
@@ -36,20 +37,13 @@ _M_ARENA_MAX = -8
 
 def limit_malloc_arenas(arenas: int) -> None:
     """At most `arenas` malloc arenas from now on (0: glibc's default). Call it before threads start allocating."""
-    if arenas <= 0:
-        return
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_ARENA_MAX, arenas)
+    mallopt = _glibc_function("mallopt") if arenas > 0 else None
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, arenas)
 
 
 def release_freed_memory() -> None:
     """Return the allocator's free pages to the OS (a few hundred microseconds; call it after big work)."""
-    trim = _malloc_trim()
+    trim = _glibc_function("malloc_trim")
     if trim is not None:
         trim(0)
