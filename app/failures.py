@@ -10,7 +10,8 @@ failure through `app_error`, the one place that sets `Retry-After` and the recon
 - throttling or a full publishing quota: 429 with `Retry-After`;
 - Instagram unreachable or failing after retries: 502, with `Retry-After` when the wait is known (Meta's
   "retry in 30 s to 2 minutes" codes, `RetrySoon`);
-- refused media: 400 with Instagram's own words.
+- refused media: 400 with Instagram's own words; but media this service serves itself that Instagram could not
+  download is the service's own outage or address, never the user's media: 502, retryable.
 
 A post that failed keeps its code and sentence, so answering it later reads the same row.
 """
@@ -76,6 +77,7 @@ RATE_LIMITED = "rate_limited"
 QUOTA_EXCEEDED = "publishing_quota_exceeded"
 UNAVAILABLE = "instagram_unavailable"
 MEDIA_REJECTED = "media_rejected"
+MEDIA_UNREACHABLE = "media_unreachable"
 ACCOUNT_DISCONNECTED = "account_disconnected"
 
 _TABLE: Mapping[str, _Row] = MappingProxyType(
@@ -91,6 +93,12 @@ _TABLE: Mapping[str, _Row] = MappingProxyType(
             "Instagram's publishing limit for this account is reached (posts per 24 hours). Try again later.",
         ),
         MEDIA_REJECTED: _Row(400, False, "Instagram rejected the media: {detail}"),
+        MEDIA_UNREACHABLE: _Row(
+            502,
+            True,
+            "Instagram could not download the media this service serves for the post from {detail}. Check that "
+            "this address answers from the internet (PUBLIC_BASE_URL); the post can be retried.",
+        ),
         "media_processing_failed": _Row(400, False, "Instagram could not process the media ({detail})"),
         "oauth_failed": _Row(400, False, "Instagram refused the authorization: {detail}"),
         "instagram_bad_request": _Row(400, False, "Instagram refused the request: {detail}"),

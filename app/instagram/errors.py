@@ -94,10 +94,8 @@ class RateLimited(InstagramError):
 
 
 class PublishBlocked(InstagramError):
-    """Publishing was blocked as spam (4 / 2207051).
-
-    The post may exist anyway: reconcile by reading the container, never re-publish blindly.
-    """
+    """Publishing was blocked as spam (4 / 2207051). The post may exist anyway: reconcile by reading the
+    container, never re-publish blindly."""
 
 
 class TransientError(InstagramError):
@@ -114,11 +112,8 @@ class RetrySoon(TransientError):
 
 
 class InstagramUnavailable(TransientError):
-    """No answer: a timeout or a network error.
-
-    `request_sent` is False only when no connection was made, so the request certainly had no effect.
-    When True, Instagram may have acted on it (a publish may have happened).
-    """
+    """No answer: a timeout or a network error. `request_sent` is False only when no connection was made (the
+    request certainly had no effect); when True, Instagram may have acted on it (a publish may have happened)."""
 
     def __init__(self, message: str, *, operation: str, request_sent: bool) -> None:
         super().__init__(message, operation=operation)
@@ -142,6 +137,10 @@ class MediaRejected(InstagramError):
 
     `message` and `user_msg` are Instagram's own words and are meant to be shown to the user.
     """
+
+
+class MediaDownloadFailed(MediaRejected):
+    """The media URL could not be downloaded (9004 / 2207052): whose fault depends on who serves it."""
 
 
 class OAuthError(InstagramError):
@@ -171,6 +170,7 @@ _BY_SUBCODE: Mapping[int, type[InstagramError]] = MappingProxyType(
         2207042: PublishingQuotaExceeded,
         2207027: ContainerNotReady,
         2207006: ContainerNotFound,
+        2207052: MediaDownloadFailed,
         # Meta: retry these within 30 s to 2 minutes (then, for a container, make a new one).
         2207003: RetrySoon,
         2207008: RetrySoon,
@@ -190,7 +190,6 @@ _BY_SUBCODE: Mapping[int, type[InstagramError]] = MappingProxyType(
                 2207028,  # carousel needs 2 to 10 children
                 2207040,  # more than 20 @-tags
                 2207050,  # account restricted or checkpointed
-                2207052,  # media URL could not be fetched
                 2207057,  # thumb_offset out of range
             ),
             MediaRejected,

@@ -1,8 +1,9 @@
 """The containers a post asks Instagram for, typed per kind, and the one call that creates each.
 
 A request model turns its prepared media into one of these (`PublishRequest.container`); the state machine
-only says "create it", whatever the kind. A carousel is the exception it must know about: its items are
-containers of their own, created (and saved) one by one before the carousel itself.
+only says "create it", whatever the kind (and reads `media_urls`, what Instagram downloads for it). A carousel is
+the exception it must know about: its items are containers of their own, created (and saved) one by one before the
+carousel itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class ImagePost:
     user_tags: tuple[ig.UserTag, ...] = ()
     location_id: str | None = None
     collaborators: tuple[str, ...] = ()
+
+    @property
+    def media_urls(self) -> tuple[str, ...]:
+        return (self.image_url,)
 
     async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
         return await client.create_image_container(
@@ -43,6 +48,10 @@ class Story:
     image_url: str | None = None
     video_url: str | None = None
     user_tags: tuple[ig.UserTag, ...] = ()
+
+    @property
+    def media_urls(self) -> tuple[str, ...]:
+        return _present(self.image_url, self.video_url)
 
     async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
         if self.image_url is not None:
@@ -66,6 +75,10 @@ class Reel:
     collaborators: tuple[str, ...] = ()
     audio_name: str | None = None
     trial_strategy: ig.GraduationStrategy | None = None
+
+    @property
+    def media_urls(self) -> tuple[str, ...]:
+        return _present(self.video_url, self.cover_url)
 
     async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
         return await client.create_reel_container(
@@ -93,6 +106,10 @@ class CarouselItem:
     alt_text: str | None = None
     user_tags: tuple[ig.UserTag, ...] = ()
 
+    @property
+    def media_urls(self) -> tuple[str, ...]:
+        return _present(self.image_url, self.video_url)
+
     async def create(self, client: ig.InstagramClient, token: str, user_id: str) -> str:
         if self.image_url is not None:
             return await client.create_carousel_item_container(
@@ -110,6 +127,10 @@ class Carousel:
     location_id: str | None = None
     collaborators: tuple[str, ...] = ()
 
+    @property
+    def media_urls(self) -> tuple[str, ...]:
+        return tuple(url for item in self.items for url in item.media_urls)
+
     async def create(self, client: ig.InstagramClient, token: str, user_id: str, children: list[str]) -> str:
         return await client.create_carousel_container(
             token,
@@ -122,3 +143,8 @@ class Carousel:
 
 
 Container = ImagePost | Story | Reel | Carousel
+
+
+def _present(*urls: str | None) -> tuple[str, ...]:
+    """The URLs Instagram downloads for a container (`media_urls`), without the absent ones."""
+    return tuple(url for url in urls if url is not None)

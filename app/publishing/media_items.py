@@ -61,6 +61,10 @@ class MediaLinks:
     base_url: str
     uploads: Mapping[str, str] = field(default_factory=dict)
 
+    def serves(self, url: str) -> bool:
+        """Whether Instagram downloads `url` from this service (or its storage), not from the user's address."""
+        return url.startswith(f"{self.base_url}/") or url in self.uploads.values()
+
 
 def asset_url(base_url: str, asset_id: str) -> str:
     """Where Instagram fetches a prepared image: this service's `/media/<asset id>.jpg` (publishing/assets.py)."""

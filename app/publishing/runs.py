@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from app import failures
 from app import instagram as ig
@@ -22,6 +24,7 @@ from app.observability.metrics import POSTS_FINISHED, PUBLISH_SECONDS
 from app.publishing import events as post_events
 from app.publishing import quota, repository
 from app.publishing.lease import Lease
+from app.publishing.media_items import MediaLinks
 from app.publishing.models import FirstCommentStatus, Post, PostStatus
 from app.publishing.outcomes import Fail, Mode, Published, Wait
 from app.publishing.schemas import stored_request
@@ -107,6 +110,22 @@ async def verdict_for(run: Run, exc: ig.InstagramError) -> Wait | Fail:
     if failed.code in (failures.RATE_LIMITED, failures.UNAVAILABLE):
         return Wait(retry_delay(run, exc), "retry", failed)
     return Fail(failed)
+
+
+def our_media_unreachable(run: Run, exc: ig.InstagramError, urls: Sequence[str], links: MediaLinks) -> Wait | None:
+    """Instagram could not download a container's media, and this service serves all of it (prepared images on
+    PUBLIC_BASE_URL, uploads at their signed URLs): the cause is the service's own outage (a database restart
+    answers /media with 503) or an address Instagram cannot reach, never the user's media, which was downloaded
+    and checked before. Nothing was created, so trying again later is safe, within PUBLISH_MAX_ATTEMPTS.
+    None for any other error or media."""
+    if not isinstance(exc, ig.MediaDownloadFailed) or not urls or not all(links.serves(url) for url in urls):
+        return None
+    # The host only: the path holds the asset's secret id or the upload's signature.
+    host = urlsplit(urls[0]).hostname or "its address"
+    logger.warning(
+        "instagram could not download the post's media from us", extra={"post_id": run.post.id, "host": host}
+    )
+    return Wait(retry_delay(run), "retry", Failure.of(failures.MEDIA_UNREACHABLE, detail=host))
 
 
 async def record_published(run: Run, media_id: str | None) -> Published:

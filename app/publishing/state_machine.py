@@ -98,7 +98,8 @@ async def _ensure_container(run: Run) -> Verdict | None:
     if post.container_id is not None:
         return None
     request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-    spec = request.container(post.media, post.caption, await uploaded.media_links(run.ctx, post.media))
+    links = await uploaded.media_links(run.ctx, post.media)
+    spec = request.container(post.media, post.caption, links)
     try:
         if isinstance(spec, containers.Carousel):
             if (verdict := await _ensure_items(run, spec)) is not None:
@@ -107,7 +108,7 @@ async def _ensure_container(run: Run) -> Verdict | None:
         else:
             container_id = await spec.create(run.instagram, run.token, run.ig_user_id)
     except ig.InstagramError as exc:
-        return await runs.verdict_for(run, exc)
+        return runs.our_media_unreachable(run, exc, spec.media_urls, links) or await runs.verdict_for(run, exc)
     await run.lease.save(container_id=container_id, container_created_at=utcnow(), status=PostStatus.CONTAINER_CREATED)
     return None
 

@@ -15,6 +15,7 @@ from app.instagram import (
     ContainerNotReady,
     InstagramError,
     InstagramUnavailable,
+    MediaDownloadFailed,
     MediaRejected,
     OAuthError,
     PermissionDenied,
@@ -130,7 +131,7 @@ CASES: list[tuple[str, int, object, dict[str, str], type[InstagramError]]] = [
     ("media download timed out", 400, graph_error(-2, "Timeout", subcode=2207003), {}, RetrySoon),
     ("media not found", 400, graph_error(24, "Media not found", subcode=2207006), {}, ContainerNotFound),
     ("bad image", 400, graph_error(36001, "Invalid image format", subcode=2207005), {}, MediaRejected),
-    ("url unfetchable", 400, graph_error(9004, "Media download failed", subcode=2207052), {}, MediaRejected),
+    ("url unfetchable", 400, graph_error(9004, "Media download failed", subcode=2207052), {}, MediaDownloadFailed),
     ("bad video", 400, graph_error(352, "Video format not supported", subcode=2207026), {}, MediaRejected),
     ("carousel size", 400, graph_error(100, "Invalid parameter", subcode=2207028), {}, MediaRejected),
     (

@@ -1,0 +1,113 @@
+"""Instagram could not download media this service serves itself (its own outage, say a database restart that
+makes /media answer 503): the post waits and tries again instead of failing as if the user's media were bad."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from app.db import utcnow
+from app.main import app_context
+from app.publishing.models import MediaAsset, Post
+from tests.conftest import auth_headers, make_settings, running_app
+from tests.support import API, connect_account, future, published
+
+DOWNLOAD_FAILED = {"endpoint": "media_create", "kind": "error", "code": 9004, "subcode": 2207052}
+
+
+@pytest_asyncio.fixture
+async def quick(pg_database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app committing for real, retrying after a tenth of a second."""
+    async with running_app(make_settings(pg_database_url, publish_retry_base_seconds=0.1)) as pair:
+        yield pair
+
+
+async def _fault(client: httpx.AsyncClient, **fault: Any) -> None:
+    response = await client.post("/sandbox/control/faults", json={**DOWNLOAD_FAILED, **fault})
+    assert response.status_code == 201, response.text
+
+
+async def _post(app: FastAPI, db_id: int) -> Post:
+    async with app_context(app).sessionmaker() as session:
+        post = await session.scalar(select(Post).where(Post.id == db_id))
+    assert post is not None
+    return post
+
+
+async def _hide_assets(app: FastAPI, *, hidden: bool) -> int:
+    """Make /media answer 404 for every prepared image (or serve them again): what Instagram meets when it
+    cannot reach them."""
+    expires_at = utcnow() + (timedelta(hours=-1) if hidden else timedelta(hours=1))
+    async with app_context(app).sessionmaker() as session, session.begin():
+        result = await session.execute(update(MediaAsset).values(expires_at=expires_at))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def test_a_scheduled_post_waits_for_its_media_to_be_reachable_again(
+    quick: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = quick
+    account = await connect_account(client)
+    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(seconds=1)}
+    scheduled = await client.post(f"{API}/posts", headers=auth_headers(), json=body)
+    assert scheduled.status_code == 202, scheduled.text
+    db_id = scheduled.json()["db_id"]
+    assert await _hide_assets(app, hidden=True) == 1
+    for _ in range(100):
+        post = await _post(app, db_id)
+        if post.error_code == "media_unreachable" and post.attempts >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert (post.status, post.error_code) == ("pending", "media_unreachable"), (post.status, post.error)
+    assert post.error is not None and "could not download the media this service serves" in post.error
+    assert "/media/" not in post.error  # the asset's id is its secret
+    assert await published(client) == []
+
+    assert await _hide_assets(app, hidden=False) == 1
+    for _ in range(100):
+        post = await _post(app, db_id)
+        if post.status == "published":
+            break
+        await asyncio.sleep(0.1)
+    assert post.status == "published", (post.status, post.error)
+    assert len(await published(client)) == 1
+
+
+async def test_a_post_published_now_answers_502_and_its_retry_publishes_once(
+    quick: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = quick
+    account = await connect_account(client)
+    await _fault(client)
+    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
+    headers = {**auth_headers(), "Idempotency-Key": "unreachable-1"}
+    failed = await client.post(f"{API}/posts", headers=headers, json=body)
+    assert failed.status_code == 502, failed.text
+    answer = failed.json()
+    assert (answer["code"], answer["retryable"]) == ("media_unreachable", True)
+    assert answer["error"].startswith("Instagram could not download the media this service serves for the post from ")
+    assert int(failed.headers["retry-after"]) >= 1
+    retried = await client.post(f"{API}/posts", headers=headers, json=body)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["db_id"] == answer["db_id"]
+    assert len(await published(client)) == 1
+
+
+async def test_a_video_from_the_users_address_that_instagram_cannot_download_is_rejected(
+    quick: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """Only media the service serves is its own fault: the user's video URL is the user's."""
+    _, client = quick
+    account = await connect_account(client)
+    await _fault(client)
+    body = {"account_id": account["id"], "video_url": "https://example.com/v.mp4"}
+    rejected = await client.post(f"{API}/reels", headers=auth_headers(), json=body)
+    assert rejected.status_code == 400, rejected.text
+    assert (rejected.json()["code"], rejected.json()["retryable"]) == ("media_rejected", False)
