@@ -27,8 +27,7 @@ run: install
 	@mkdir -p var
 	$(BIN)/alembic upgrade head
 	@echo "Swagger UI: http://$(HOST):$(PORT)/docs"
-	HOST=$(HOST) PORT=$(PORT) LOG_JSON=$${LOG_JSON:-false} \
-	  $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	HOST=$(HOST) PORT=$(PORT) LOG_JSON=$${LOG_JSON:-false} $(BIN)/python -m app serve
 
 # A development JWT for user SUB (stdout carries the token alone: TOKEN=$$(make token SUB=alice)).
 token: install

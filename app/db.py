@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
+from app.direct_reads import SQLITE_READER, SqliteReader
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import sqlite
@@ -129,7 +130,13 @@ def create_read_engine(engine: AsyncEngine, settings: Settings | None = None) ->
         max_overflow=0,
     )
     _tune_sqlite(readers)
-    return readers.execution_options(**{_DEFERRED_BEGIN: True})
+    options: dict[str, Any] = {_DEFERRED_BEGIN: True}
+    path = readers.url.database
+    if path and path != ":memory:" and not readers.url.query:
+        # A file: the direct reads run in the event loop's thread (app/direct_reads.py), closed with the engine.
+        reader = options[SQLITE_READER] = SqliteReader(path)
+        event.listen(readers.sync_engine, "engine_disposed", lambda _engine: reader.close())
+    return readers.execution_options(**options)
 
 
 # An execution option of the read engine on SQLite (the "begin" listener below reads it).

@@ -6,8 +6,9 @@ of the request on PostgreSQL, and on SQLite each of its cursor steps is a hop to
 `DirectRead` keeps the statement written once with SQLAlchemy. For each dialect it compiles it once and takes
 the bind and result processors SQLAlchemy would apply to its parameters and columns (the UTC timestamps, SQLite's
 text dates, JSON). It then runs that SQL on a pooled connection's driver in one call: asyncpg's `fetch`
-(prepared and cached per connection) or aiosqlite's `execute_fetchall` (one thread hop), the service's two
-drivers. The rows are the ones SQLAlchemy gives, as tuples.
+(prepared and cached per connection) or, on a SQLite file, the event loop's own SQLite connection (`SqliteReader`;
+aiosqlite's `execute_fetchall`, one thread hop, where there is none), the service's two drivers. The rows are the
+ones SQLAlchemy gives, as tuples.
 
 Only for SELECTs without a transaction of their own (the read-only routes'): on PostgreSQL they run outside any
 transaction, and on SQLite as a lone statement, which reads the last commit without taking the write lock.
@@ -15,6 +16,7 @@ transaction, and on SQLite as a lone statement, which reads the last commit with
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +85,10 @@ class DirectRead:
         ]
         if isinstance(bind, AsyncConnection):
             records = await _fetch(dialect, await bind.get_raw_connection(), compiled.sql, arguments)
+        elif (reader := bind.sync_engine.get_execution_options().get(SQLITE_READER)) is not None and (
+            found := reader.rows(compiled.sql, arguments)
+        ) is not None:
+            records = found
         else:
             # Straight from the pool, in one greenlet: the pool is synchronous code that awaits through
             # SQLAlchemy's greenlet bridge, and each greenlet costs about 9 µs (mostly the kernel mapping and
@@ -92,6 +98,41 @@ class DirectRead:
         if not compiled.result_processors:
             return records
         return [_converted(record, compiled.result_processors) for record in records]
+
+
+# The execution option of a SQLite read engine that carries its `SqliteReader` (app/db.py `create_read_engine`).
+SQLITE_READER = "sqlite_reader"
+
+
+class SqliteReader:
+    """A SQLite file's direct reads, run in the event loop's own thread on a connection of their own.
+
+    Through the pool, every statement on SQLite is a hop to aiosqlite's thread and back (a queue, a wake-up of
+    the event loop through its self-pipe, the GIL changing hands twice), which costs more CPU than a SELECT on an
+    indexed column. With WAL a read takes no lock that a writer holds, so the loop's thread runs it itself. When
+    SQLite would make it wait (another connection recovering the WAL after a crash), `rows` says so at once and
+    the read goes through the pool, which waits: the event loop never does."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+
+    def rows(self, sql: str, arguments: list[Any]) -> list[Any] | None:
+        """The rows, or None when SQLite asks to wait."""
+        try:
+            if self._connection is None:
+                # Autocommit: each SELECT reads the last commit. No busy timeout: this thread never waits.
+                self._connection = sqlite3.connect(self._path, isolation_level=None, timeout=0)
+            return self._connection.execute(sql, arguments).fetchall()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return None
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def _fetch_on_pooled_connection(engine: Engine, sql: str, arguments: list[Any]) -> Sequence[Any]:

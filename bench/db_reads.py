@@ -170,6 +170,8 @@ async def sqlite_reads(
         sandbox_port=port,
         api_port=port,
         overrides={**BENCH_OVERRIDES, **EMBEDDED_DEFAULT},
+        # Served as `make run` serves it (`python -m app serve`: the serving plan of the embedded default).
+        api_as_deployed=True,
     )
     embedded.logs.mkdir(parents=True, exist_ok=True)
     embedded.start("api")

@@ -86,7 +86,7 @@ def service() -> Iterator[RunningService]:
     }
     log = (workdir / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -4,6 +4,9 @@ that stays usable when a read fails or is cancelled under it."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.accounts.models import Account
 from app.db import create_engine, create_read_engine
-from app.direct_reads import DirectRead
+from app.direct_reads import SQLITE_READER, DirectRead, SqliteReader
 from tests.conftest import make_settings
 
 READ = DirectRead(
@@ -127,3 +130,54 @@ def test_refuses_a_driver_it_does_not_know() -> None:
 
     with pytest.raises(TypeError, match="asyncpg or aiosqlite, not pysqlite"):
         READ.compiled(pysqlite_dialect())
+
+
+class TestOnASqliteFile:
+    """The read engine of a SQLite file runs direct reads in the event loop's thread (`SqliteReader`)."""
+
+    async def test_reads_without_the_pool(self, sqlite_database_url: str) -> None:
+        settings = make_settings(sqlite_database_url)
+        engine = create_engine(settings)
+        readers = create_read_engine(engine, settings)
+        user = f"direct-{uuid.uuid4().hex[:8]}"
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(insert(Account), [{"user_id": user, "ig_user_id": "9", "username": "lite"}])
+            # Every connection of the reads' pool is taken: a read through the pool would wait for one.
+            held = await readers.connect()
+            try:
+                rows = await asyncio.wait_for(READ.rows(readers, {"user_id": user}), timeout=5)
+            finally:
+                await held.close()
+            assert [row[1] for row in rows] == ["lite"]
+        finally:
+            await readers.dispose()
+            await engine.dispose()
+
+    async def test_says_so_instead_of_waiting_for_a_lock(self, sqlite_database_url: str) -> None:
+        """A connection holding the file exclusively: the reader answers None at once (its caller then reads through
+        the pool, which waits), and reads again once the lock is gone."""
+        settings = make_settings(sqlite_database_url)
+        readers = create_read_engine(create_engine(settings), settings)
+        reader = readers.sync_engine.get_execution_options()[SQLITE_READER]
+        assert isinstance(reader, SqliteReader)
+        sql = "SELECT count(*) FROM accounts"
+        assert reader.rows(sql, []) is not None
+        reader.close()  # (an open connection keeps another from taking the file exclusively)
+        holder = sqlite3.connect(sqlite_database_url.split("///", 1)[1], isolation_level=None, check_same_thread=False)
+        try:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("UPDATE accounts SET name = name")
+            holder.execute("COMMIT")  # exclusive locking mode keeps the lock after the commit
+            started = time.monotonic()
+            assert reader.rows(sql, []) is None
+            assert time.monotonic() - started < 1
+            # A DirectRead then reads through the pool, whose connection waits for the lock to go.
+            threading.Timer(0.3, holder.close).start()
+            assert await asyncio.wait_for(READ.rows(readers, {"user_id": "nobody"}), timeout=10) == []
+        finally:
+            holder.close()
+        assert reader.rows(sql, []) is not None
+        await readers.dispose()
+        assert reader._connection is None  # closed with its engine

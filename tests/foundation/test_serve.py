@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -50,6 +51,14 @@ def test_more_than_one_process_without_redis_is_refused() -> None:
 def test_more_than_one_process_with_the_built_in_sandbox_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="INSTAGRAM_MODE=sandbox"):
         plan(settings(redis_url=REDIS_TEST_URL, web_concurrency=2, instagram_mode="sandbox"))
+
+
+def test_the_embedded_sqlite_mode_runs_on_asyncios_own_loop() -> None:
+    # Its hot reads run in the loop's thread; under uvloop a few requests waited 200-450 ms (app/serving.py).
+    sqlite = plan(settings(database_url="sqlite+aiosqlite:///var/x.db", **LIVE)).uvicorn_options()
+    assert sqlite["loop"] == "asyncio"
+    postgres = plan(settings(database_url="postgresql+asyncpg://u@localhost/db", **LIVE)).uvicorn_options()
+    assert postgres["loop"] == ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
 
 
 def test_uvicorn_serves_without_websockets_and_without_its_own_logging() -> None:
