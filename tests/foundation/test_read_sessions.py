@@ -24,9 +24,13 @@ NO_WAIT_SECONDS = 10.0
 async def test_a_read_answers_while_a_writer_holds_the_sqlite_write_lock(sqlite_database_url: str) -> None:
     async with running_app(make_settings(sqlite_database_url)) as (_, client):
         account = await connect_account(client)
-        writer = sqlite3.connect(sqlite_database_url.split("///", 1)[1], isolation_level=None, timeout=1)
+        writer = sqlite3.connect(
+            sqlite_database_url.split("///", 1)[1], isolation_level=None, timeout=10, check_same_thread=False
+        )
         try:
-            writer.execute("BEGIN IMMEDIATE")
+            # From another thread: the app's own background writes (the account's webhook subscription, right
+            # after connecting) need the event loop to finish their transaction while this one waits for the lock.
+            await asyncio.to_thread(writer.execute, "BEGIN IMMEDIATE")
             writer.execute("UPDATE accounts SET username = 'not_committed' WHERE id = ?", (account["id"],))
             answer = await asyncio.wait_for(
                 client.get(f"{API}/accounts", headers=auth_headers()), timeout=NO_WAIT_SECONDS
