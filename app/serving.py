@@ -12,7 +12,7 @@ import importlib.util
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from app.config import ConfigurationError, Settings
 
@@ -37,7 +37,7 @@ class ServePlan:
     port: int
     workers: int
     # uvloop when installed; asyncio's own loop for the embedded SQLite mode (see `plan`).
-    event_loop: str = "auto"
+    event_loop: Literal["auto", "asyncio"] = "auto"
 
     def uvicorn_options(self) -> dict[str, Any]:
         return {
@@ -83,8 +83,9 @@ def plan(settings: Settings) -> ServePlan:
     # On SQLite the hot reads run in the event loop's thread (app/direct_reads.py `SqliteReader`). Served so, at
     # 50 clients uvloop left a few requests waiting 200-450 ms (p99 100-200 ms) while asyncio's loop answered every
     # one within 25 ms, as fast on average (2,800 req/s): the embedded default takes asyncio's.
-    event_loop = "asyncio" if settings.is_sqlite else "auto"
-    return ServePlan(host=settings.host, port=settings.port, workers=workers, event_loop=event_loop)
+    return ServePlan(
+        host=settings.host, port=settings.port, workers=workers, event_loop="asyncio" if settings.is_sqlite else "auto"
+    )
 
 
 def serve(settings: Settings) -> int:
