@@ -82,7 +82,7 @@ def plan(settings: Settings) -> ServePlan:
         )
     # On SQLite the hot reads run in the event loop's thread (app/direct_reads.py `SqliteReader`). Served so, at
     # 50 clients uvloop left a few requests waiting 200-450 ms (p99 100-200 ms) while asyncio's loop answered every
-    # one within 25 ms, as fast on average (2,800 req/s): the embedded default takes asyncio's.
+    # one within 35 ms, as fast on average (2,800 req/s): the embedded default takes asyncio's.
     return ServePlan(
         host=settings.host, port=settings.port, workers=workers, event_loop="asyncio" if settings.is_sqlite else "auto"
     )
