@@ -114,17 +114,20 @@ def error_example(status: int) -> tuple[str, dict[str, Any]]:
     return _EXAMPLES[status]
 
 
-def error_responses(*statuses: int, examples: dict[int, dict[str, Any]] | None = None) -> dict[int | str, Any]:
-    """`responses=` entries for the given statuses, each with the error envelope and an example."""
+def error_responses(
+    *statuses: int,
+    examples: dict[int, dict[str, Any]] | None = None,
+    descriptions: dict[int, str] | None = None,
+) -> dict[int | str, Any]:
+    """`responses=` entries for the given statuses, each with the error envelope, a description and an example
+    (the route's own in `descriptions` and `examples`, else the status's)."""
     out: dict[int | str, Any] = {}
     for status in statuses:
         description, example = _EXAMPLES[status]
-        if examples and status in examples:
-            example = examples[status]
         out[status] = {
             "model": ErrorResponse,
-            "description": description,
-            "content": {"application/json": {"example": example}},
+            "description": (descriptions or {}).get(status, description),
+            "content": {"application/json": {"example": (examples or {}).get(status, example)}},
         }
     return out
 

@@ -71,11 +71,11 @@ _PUBLISH_ERRORS = error_responses(
             "code": "idempotency_key_reused",
         },
     },
-)
-_PUBLISH_ERRORS[502]["description"] = (
-    "Instagram unreachable or failing (`instagram_unavailable`), or unable to download the media this service "
-    "serves for the post (`media_unreachable`: its own outage or an address Instagram cannot reach). Both may be "
-    "retried with the same Idempotency-Key."
+    descriptions={
+        502: "Instagram unreachable or failing (`instagram_unavailable`), or unable to download the media this "
+        "service serves for the post (`media_unreachable`: its own outage or an address Instagram cannot reach). "
+        "Both may be retried with the same Idempotency-Key."
+    },
 )
 
 
