@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,18 @@ _QUEUE = "events.job_queue"
 _TO_DISPATCH = "events.to_dispatch"
 # Strong references to the enqueueing tasks, which the event loop alone only holds weakly.
 _dispatching: set[asyncio.Task[None]] = set()
+
+# Built once: every event recorded reads its user's endpoints, and every held one is completed.
+_ENABLED_ENDPOINTS = select(WebhookEndpoint).where(
+    WebhookEndpoint.user_id == bindparam("endpoints_user_id"), WebhookEndpoint.enabled.is_(True)
+)
+_DELIVERY_IDS = select(WebhookDelivery.id).where(WebhookDelivery.event_id == bindparam("delivery_event_id"))
+_COMPLETE_HELD = (
+    update(Event)
+    .where(Event.id == bindparam("held_event_id"), Event.held_until > bindparam("held_now"))
+    .values(data=bindparam("completed_data", type_=Event.__table__.c.data.type), held_until=None)
+    .execution_options(synchronize_session=False)
+)
 
 
 def new_event_id() -> str:
@@ -103,11 +115,7 @@ async def _record(
     await session.flush()
     EVENTS_RECORDED.labels(type).inc()
     if only is None:
-        candidates = (
-            await session.scalars(
-                select(WebhookEndpoint).where(WebhookEndpoint.user_id == user_id, WebhookEndpoint.enabled.is_(True))
-            )
-        ).all()
+        candidates = (await session.scalars(_ENABLED_ENDPOINTS, {"endpoints_user_id": user_id})).all()
         endpoints = [e for e in candidates if "*" in e.events or type in e.events]
     else:
         endpoints = list(only)
@@ -140,24 +148,19 @@ async def complete(session: AsyncSession, event: Event, **data: Any) -> bool:
     listed it, and an event never changes after that (a retry carries the same body).
     """
     now = utcnow()
-    deliveries = (await session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_id == event.id))).all()
+    deliveries = (await session.scalars(_DELIVERY_IDS, {"delivery_event_id": event.id})).all()
     # Row locks on the deliveries (PostgreSQL) or the write lock (SQLite) keep a sender from claiming one
     # while this runs; a sender that claimed first leaves its delivery with attempts > 0, and then we stop.
     # With no delivery (no endpoint subscribed), only the event itself is completed.
     if deliveries and not await _release_deliveries(session, event, deliveries, now):
         return False
     changed = await session.execute(
-        update(Event)
-        .where(Event.id == event.id, Event.held_until > now)
-        .values(data={**event.data, **data}, held_until=None)
-        .execution_options(synchronize_session=False)
+        _COMPLETE_HELD, {"held_event_id": event.id, "held_now": now, "completed_data": {**event.data, **data}}
     )
     return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def _release_deliveries(
-    session: AsyncSession, event: Event, deliveries: Sequence[WebhookDelivery], now: datetime
-) -> bool:
+async def _release_deliveries(session: AsyncSession, event: Event, deliveries: Sequence[int], now: datetime) -> bool:
     """Make the held event's deliveries due now; False when a sender claimed one first (or its hold ran out)."""
     released = await session.execute(
         update(WebhookDelivery)
@@ -171,7 +174,7 @@ async def _release_deliveries(
         .execution_options(synchronize_session=False)
     )
     # Whatever happens next, released deliveries are due now: hand them over.
-    dispatch_after_commit(session, [(d.id, delivery_job_id(d.id, 1)) for d in deliveries])
+    dispatch_after_commit(session, [(delivery_id, delivery_job_id(delivery_id, 1)) for delivery_id in deliveries])
     return bool(released.rowcount == len(deliveries))  # type: ignore[attr-defined]
 
 

@@ -327,8 +327,22 @@ def link_assets(session: AsyncSession, post_id: int, asset_ids: Sequence[str]) -
         session.add(PostAsset(post_id=post_id, asset_id=asset_id))
 
 
+# Built once, like `_UPDATE_LEASED`: Instagram fetches every post's image, and every publication releases them.
+_GET_ASSET = select(MediaAsset).where(MediaAsset.id == bindparam("asset_id"))
+_ASSETS = MediaAsset.__table__
+_POST_ASSETS = PostAsset.__table__
+assert isinstance(_ASSETS, Table) and isinstance(_POST_ASSETS, Table)
+_FORGET_POST_ASSETS = (
+    delete(_POST_ASSETS).where(_POST_ASSETS.c.post_id == bindparam("post_id")).returning(_POST_ASSETS.c.asset_id)
+)
+_DELETE_UNUSED_ASSETS = delete(_ASSETS).where(
+    _ASSETS.c.id.in_(bindparam("asset_ids", expanding=True)),
+    ~exists(select(_POST_ASSETS.c.asset_id).where(_POST_ASSETS.c.asset_id == _ASSETS.c.id)),
+)
+
+
 async def get_asset(session: AsyncSession, asset_id: str) -> MediaAsset | None:
-    return await session.scalar(select(MediaAsset).where(MediaAsset.id == asset_id))
+    return await session.scalar(_GET_ASSET, {"asset_id": asset_id})
 
 
 async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> bool:
@@ -340,16 +354,10 @@ async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> boo
 
 async def release_assets_of(session: AsyncSession, post_id: int) -> None:
     """Forget which assets the post used, and delete those no other unfinished post needs."""
-    forget = delete(PostAsset).where(PostAsset.post_id == post_id).returning(PostAsset.asset_id)
-    asset_ids = list((await session.scalars(forget.execution_options(synchronize_session=False))).all())
+    asset_ids = list((await session.scalars(_FORGET_POST_ASSETS, {"post_id": post_id})).all())
     if not asset_ids:
         return
-    still_used = select(PostAsset.asset_id).where(PostAsset.asset_id == MediaAsset.id)
-    await session.execute(
-        delete(MediaAsset)
-        .where(MediaAsset.id.in_(asset_ids), ~exists(still_used))
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_DELETE_UNUSED_ASSETS, {"asset_ids": asset_ids})
 
 
 async def delete_expired_assets(session: AsyncSession) -> int:

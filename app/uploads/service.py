@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import BindParameter, Update, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -96,20 +96,34 @@ async def keep_until(session: AsyncSession, upload_ids: Sequence[str], until: da
         )
 
 
-async def published(session: AsyncSession, post_id: int) -> None:
-    """The post is published: its uploads not kept and needed by no other unfinished post expire now."""
+def _expire_uploads_of_published() -> Update:
+    """The uploads of the post `published_post_id` that are not kept and that no other unfinished post needs,
+    expiring at `expire_at`. Built once: every publication runs it."""
+    published_post: BindParameter[int] = bindparam("published_post_id")
     other_users = (
         select(PostUpload.post_id)
         .join(Post, Post.id == PostUpload.post_id)
-        .where(PostUpload.upload_id == Upload.id, PostUpload.post_id != post_id, Post.status.in_(ACTIVE_STATUSES))
+        .where(
+            PostUpload.upload_id == Upload.id,
+            PostUpload.post_id != published_post,
+            Post.status.in_(ACTIVE_STATUSES),
+        )
     )
-    mine = select(PostUpload.upload_id).where(PostUpload.post_id == post_id)
-    await session.execute(
+    mine = select(PostUpload.upload_id).where(PostUpload.post_id == published_post)
+    return (
         update(Upload)
         .where(Upload.id.in_(mine), Upload.keep.is_(False), ~exists(other_users))
-        .values(expires_at=utcnow())
+        .values(expires_at=bindparam("expire_at"))
         .execution_options(synchronize_session=False)
     )
+
+
+_EXPIRE_UPLOADS_OF_PUBLISHED = _expire_uploads_of_published()
+
+
+async def published(session: AsyncSession, post_id: int) -> None:
+    """The post is published: its uploads not kept and needed by no other unfinished post expire now."""
+    await session.execute(_EXPIRE_UPLOADS_OF_PUBLISHED, {"published_post_id": post_id, "expire_at": utcnow()})
 
 
 async def expired(session: AsyncSession, now: datetime, limit: int) -> list[Upload]:
