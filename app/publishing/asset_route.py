@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.db import utcnow
 from app.dependencies import ReadSessionDep
 from app.errors import NotFound
-from app.publishing import repository
+from app.publishing import asset_queries
 
 router = APIRouter(tags=["operations"])
 
@@ -32,7 +32,7 @@ async def serve_asset(
     """Serves the JPEG this service prepared for a post (converted, resized, story text drawn) until the
     post is published. No authentication: the id itself is the secret."""
     asset_id = asset_name.removesuffix(".jpg")
-    asset = await repository.get_asset(session, asset_id)
+    asset = await asset_queries.get_asset(session, asset_id)
     if asset is None or asset.expires_at < utcnow():
         raise NotFound("Media not found", code="media_not_found")
     return Response(

@@ -1,4 +1,4 @@
-"""Every query of publishing: posts, their prepared media assets and idempotency keys.
+"""Every query of publishing: posts and idempotency keys (their prepared media assets: asset_queries.py).
 
 Functions take the caller's session and only flush: whoever opened the unit of work commits it (the
 request's boundary, a phase of the publishing request, or one step of the state machine).
@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, CursorResult, Table, and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
 from app.events.models import Event
+from app.publishing import asset_queries
 from app.publishing import events as post_events
 from app.publishing.media_items import MediaItem
-from app.publishing.models import ACTIVE_STATUSES, IdempotencyKey, MediaAsset, Post, PostAsset, PostStatus
+from app.publishing.models import ACTIVE_STATUSES, IdempotencyKey, Post, PostStatus
 from app.uploads import service as uploads_service
 
 # A scheduled post this close to its time is started now rather than deferred for a moment.
@@ -212,7 +213,7 @@ async def finished(
     event: Event | None = None
     for post in posts:
         if release_assets:
-            await release_assets_of(session, post.id)
+            await asset_queries.release_assets_of(session, post.id)
         if status == PostStatus.PUBLISHED:
             await uploads_service.published(session, post.id)
         if status == PostStatus.CANCELLED:
@@ -313,59 +314,6 @@ async def cancel_posts_of_account(session: AsyncSession, account_id: int) -> int
         session, [post for post in posts if post.id in cancelled], PostStatus.CANCELLED, reason=ACCOUNT_DISCONNECTED
     )
     return len(cancelled)
-
-
-# --- prepared media assets -----------------------------------------------------------------------------
-
-
-def add_assets(session: AsyncSession, assets: Sequence[MediaAsset]) -> None:
-    session.add_all(assets)
-
-
-def link_assets(session: AsyncSession, post_id: int, asset_ids: Sequence[str]) -> None:
-    for asset_id in dict.fromkeys(asset_ids):
-        session.add(PostAsset(post_id=post_id, asset_id=asset_id))
-
-
-# Built once, like `_UPDATE_LEASED`: Instagram fetches every post's image, and every publication releases them.
-_GET_ASSET = select(MediaAsset).where(MediaAsset.id == bindparam("asset_id"))
-_ASSETS = MediaAsset.__table__
-_POST_ASSETS = PostAsset.__table__
-assert isinstance(_ASSETS, Table) and isinstance(_POST_ASSETS, Table)
-_FORGET_POST_ASSETS = (
-    delete(_POST_ASSETS).where(_POST_ASSETS.c.post_id == bindparam("post_id")).returning(_POST_ASSETS.c.asset_id)
-)
-_DELETE_UNUSED_ASSETS = delete(_ASSETS).where(
-    _ASSETS.c.id.in_(bindparam("asset_ids", expanding=True)),
-    ~exists(select(_POST_ASSETS.c.asset_id).where(_POST_ASSETS.c.asset_id == _ASSETS.c.id)),
-)
-
-
-async def get_asset(session: AsyncSession, asset_id: str) -> MediaAsset | None:
-    return await session.scalar(_GET_ASSET, {"asset_id": asset_id})
-
-
-async def assets_present(session: AsyncSession, asset_ids: Sequence[str]) -> bool:
-    if not asset_ids:
-        return True
-    found = await session.scalars(select(MediaAsset.id).where(MediaAsset.id.in_(asset_ids)))
-    return len(set(found.all())) == len(set(asset_ids))
-
-
-async def release_assets_of(session: AsyncSession, post_id: int) -> None:
-    """Forget which assets the post used, and delete those no other unfinished post needs."""
-    asset_ids = list((await session.scalars(_FORGET_POST_ASSETS, {"post_id": post_id})).all())
-    if not asset_ids:
-        return
-    await session.execute(_DELETE_UNUSED_ASSETS, {"asset_ids": asset_ids})
-
-
-async def delete_expired_assets(session: AsyncSession) -> int:
-    """Assets past their expiry, whoever used them (a failed post re-prepares its media on retry)."""
-    result = await session.execute(
-        delete(MediaAsset).where(MediaAsset.expires_at < utcnow()).execution_options(synchronize_session=False)
-    )
-    return _changed(result)
 
 
 # --- idempotency keys --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.outages import which_dependency
-from app.publishing import repository, uploaded
+from app.publishing import asset_queries, repository, uploaded
 from app.publishing.lease import Claimed, kept_alive
 from app.publishing.media_items import asset_ids
 from app.publishing.models import FINAL_STATUSES, Post, PostKind, PostStatus
@@ -143,7 +143,7 @@ async def reset_for_retry(ctx: AppContext, post: Post) -> bool:
     prepared = None
     if post.container_id is None:
         async with ctx.sessionmaker() as session:
-            present = await repository.assets_present(session, asset_ids(post.media))
+            present = await asset_queries.assets_present(session, asset_ids(post.media))
         if not present:
             request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
             needs = request.media_needed()
@@ -152,9 +152,9 @@ async def reset_for_retry(ctx: AppContext, post: Post) -> bool:
             prepared = await prepare_or_refuse(ctx.media, needs, uploads)
     async with unit_of_work(ctx.sessionmaker) as session:
         if prepared is not None:
-            repository.add_assets(session, prepared.assets(expires_at=utcnow() + ASSET_GRACE))
+            asset_queries.add_assets(session, prepared.assets(expires_at=utcnow() + ASSET_GRACE))
             await session.flush()
-            repository.link_assets(session, post.id, list(prepared.images))
+            asset_queries.link_assets(session, post.id, list(prepared.images))
         if await repository.reset_failed(session, post, prepared.items if prepared else None):
             return True
         await session.rollback()

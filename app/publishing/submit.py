@@ -25,7 +25,7 @@ from app.auth.tokens import AuthenticatedUser
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
 from app.errors import AppError, BadRequest, Conflict, NotFound
-from app.publishing import answers, idempotency, repository, running, uploaded
+from app.publishing import answers, asset_queries, idempotency, repository, running, uploaded
 from app.publishing.answers import Answer
 from app.publishing.lease import Claimed, hold_new, new_owner
 from app.publishing.models import FirstCommentStatus, IdempotencyKey, Post, PostStatus
@@ -121,11 +121,11 @@ async def _record(
     owner = new_owner()
     for post in posts if held else ():
         hold_new(post, owner, ctx.settings.publish_lease_seconds)
-    repository.add_assets(session, prepared.assets(expires_at=(scheduled_at or utcnow()) + running.ASSET_GRACE))
+    asset_queries.add_assets(session, prepared.assets(expires_at=(scheduled_at or utcnow()) + running.ASSET_GRACE))
     session.add_all(posts)
     await session.flush()
     for post in posts:
-        repository.link_assets(session, post.id, list(prepared.images))
+        asset_queries.link_assets(session, post.id, list(prepared.images))
         uploads_service.link(session, post.id, list(uploads.uploads))
     # An upload lives as long as its post may still need it (a retry re-prepares from it).
     await uploads_service.keep_until(session, list(uploads.uploads), (scheduled_at or utcnow()) + running.ASSET_GRACE)

@@ -11,7 +11,7 @@ from arq import Retry
 
 from app.context import AppContext
 from app.db import unit_of_work, utcnow
-from app.publishing import comment_queries, first_comment, repository
+from app.publishing import asset_queries, comment_queries, first_comment, repository
 from app.publishing.outcomes import Mode
 from app.publishing.recovery import recover_abandoned
 from app.publishing.running import enqueue
@@ -69,7 +69,7 @@ async def sweep_posts(ctx: dict[str, Any]) -> int:
             if await app.jobs.enqueue(first_comment.JOB, post_id, job_id=first_comment.job_id(post_id), defer_until=at):
                 enqueued += 1
     async with unit_of_work(app.sessionmaker) as session:
-        await repository.delete_expired_assets(session)
+        await asset_queries.delete_expired_assets(session)
         await repository.delete_expired_keys(session)
     if enqueued:
         logger.info("sweeper enqueued posts", extra={"count": enqueued})
