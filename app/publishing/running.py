@@ -27,7 +27,6 @@ from app.publishing.outcomes import Mode
 from app.publishing.preparation import prepare_or_refuse
 from app.publishing.schemas import stored_request
 from app.publishing.state_machine import advance_post, run_claimed
-from app.publishing.turns import Turns
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,6 @@ async def start(
     """
     claims = claims or {}
     semaphore = asyncio.Semaphore(ctx.settings.batch_concurrency)
-    turns = Turns()
     waiting: list[int] = []
 
     async def start_one(post: Post) -> Post | None:
@@ -93,12 +91,10 @@ async def start(
                 return post
             waiting.append(post.id)
             return post if respond_async else None
-        async with semaphore, turns.turn() as turn:
+        async with semaphore:
             claimed = claims.get(post.id)
             outcome = await (
-                run_claimed(ctx, claimed, Mode.INLINE, turn)
-                if claimed
-                else advance_post(ctx, post.id, Mode.INLINE, turn)
+                run_claimed(ctx, claimed, Mode.INLINE) if claimed else advance_post(ctx, post.id, Mode.INLINE)
             )
         if outcome.kind in ("deferred", "busy"):
             if await hand_over(ctx, post.id, at=utcnow() + timedelta(seconds=outcome.defer_seconds)):

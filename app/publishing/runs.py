@@ -28,7 +28,6 @@ from app.publishing.media_items import MediaLinks
 from app.publishing.models import FirstCommentStatus, Post, PostStatus
 from app.publishing.outcomes import Fail, Mode, Published, Wait
 from app.publishing.schemas import stored_request
-from app.publishing.turns import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ class Run:
     lease: Lease
     mode: Mode
     token: str = ""
-    # A batch post's turn to get ready (turns.py), passed on as its publication is sent.
-    turn: Turn | None = None
 
     @property
     def post(self) -> Post:

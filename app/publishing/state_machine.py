@@ -29,7 +29,6 @@ from app.publishing.models import PostStatus
 from app.publishing.outcomes import Fail, Mode, Outcome, Published, Verdict, Wait
 from app.publishing.runs import Run
 from app.publishing.schemas import stored_request
-from app.publishing.turns import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -39,22 +38,21 @@ CONTAINER_ROUNDS = 3
 __all__ = ["Mode", "Outcome", "advance_post", "run_claimed"]
 
 
-async def advance_post(ctx: AppContext, post_id: int, mode: Mode, turn: Turn | None = None) -> Outcome:
-    """Take the post as far as it can go now; say whether it is published, failed or must be resumed.
-    `turn`: a batch post's turn to get ready (turns.py), passed on once its publication is sent."""
+async def advance_post(ctx: AppContext, post_id: int, mode: Mode) -> Outcome:
+    """Take the post as far as it can go now; say whether it is published, failed or must be resumed."""
     seconds = ctx.settings.publish_lease_seconds
     claimed = await lease.claim(ctx.sessionmaker, post_id, seconds)
     if isinstance(claimed, Outcome):
         return claimed
     async with lease.kept_alive(ctx.sessionmaker, claimed.owner, [post_id], seconds):
-        return await run_claimed(ctx, claimed, mode, turn)
+        return await run_claimed(ctx, claimed, mode)
 
 
-async def run_claimed(ctx: AppContext, claimed: Claimed, mode: Mode, turn: Turn | None = None) -> Outcome:
+async def run_claimed(ctx: AppContext, claimed: Claimed, mode: Mode) -> Outcome:
     """Run a post this runner already holds, and write where the run ended."""
     username = claimed.account.username if claimed.account else None
     held = Lease(ctx.sessionmaker, claimed.post, claimed.owner, ctx.settings, username)
-    run = Run(ctx, claimed.account, held, mode, turn=turn)
+    run = Run(ctx, claimed.account, held, mode)
     try:
         return await _settle(run, await _steps(run))
     except LeaseLost:
@@ -160,8 +158,6 @@ async def _publish(run: Run) -> Verdict | None:
     except ig.InstagramError as exc:
         return await runs.verdict_for(run, exc)
     await run.lease.save(publish_sent_at=utcnow())
-    if run.turn is not None:
-        run.turn.pass_on()  # Instagram's publishing time is waited out beside the next posts' getting ready
     try:
         media_id = await run.instagram.publish_container(run.token, run.ig_user_id, post.container_id)
     except ig.ContainerNotReady:
