@@ -299,3 +299,45 @@ async def test_a_prepared_image_is_handed_over_at_the_address_the_service_has_wh
         await session.commit()
     post = await _wait_for(client, scheduled["db_id"], "published")
     assert post["error"] is None
+
+
+async def test_a_batch_image_is_served_until_the_last_of_its_posts_is_published(
+    pg_committing_app_and_client: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """A batch's posts share one prepared image: a publication releases it only once no other post needs it."""
+    from sqlalchemy import select, update
+
+    from app.publishing.media_items import ImageItem
+    from app.publishing.models import Post
+    from app.publishing.state_machine import Mode, advance_post
+
+    app, client = pg_committing_app_and_client
+    accounts = [await connect_account(client, name) for name in ("john_doe", "marketing_team")]
+    response = await client.post(
+        f"{API}/batch-post",
+        headers=auth_headers(),
+        json={
+            "account_ids": [a["id"] for a in accounts],
+            "image_url": "https://example.com/a.jpg",
+            "scheduled_at": future(days=1),
+        },
+    )
+    assert response.status_code == 207, response.text
+    first, second = (entry["db_id"] for entry in response.json())
+    ctx = app_context(app)
+    async with ctx.sessionmaker() as session:
+        images = {
+            post.media[0].asset_id
+            for post in await session.scalars(select(Post))
+            if isinstance(post.media[0], ImageItem)
+        }
+        await session.execute(update(Post).values(status="pending", scheduled_at=None))
+        await session.commit()
+    (asset_id,) = images
+    media = f"/media/{asset_id}.jpg"
+
+    assert (await advance_post(ctx, first, Mode.BACKGROUND)).kind == "published"
+    assert (await client.get(media)).status_code == 200  # the second post still needs it
+    assert (await advance_post(ctx, second, Mode.BACKGROUND)).kind == "published"
+    assert (await client.get(media)).status_code == 404
+    assert len(await published(client)) == 2
