@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -15,13 +14,13 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_valid
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from app.capacity import CapacitySettings
+from app.dev_secrets import SECRETS_FILE, kept_secrets
 from app.inbound.config import InboundSettings
 from app.uploads.config import UploadSettings
 
 logger = logging.getLogger(__name__)
 
 VAR_DIR = Path(os.environ.get("APP_VAR_DIR", "var"))
-DEV_SECRETS_FILE = "dev-secrets.json"
 
 # Values copied from .env.example or docs that must never reach production.
 PLACEHOLDER_SECRETS = frozenset(
@@ -349,39 +348,18 @@ class Settings(CapacitySettings, UploadSettings, InboundSettings):
             missing.append("instagram_webhook_verify_token")
         if not missing:
             return
-        stored = _load_dev_secrets()
-        changed = False
-        for name in missing:
-            if name not in stored:
-                stored[name] = (
-                    Fernet.generate_key().decode() if name == "token_encryption_key" else (secrets.token_urlsafe(48))
-                )
-                changed = True
-            setattr(self, name, SecretStr(stored[name]))
-        if changed:
-            _save_dev_secrets(stored)
+        values, generated = kept_secrets(VAR_DIR, missing, _new_secret)
+        for name, value in values.items():
+            setattr(self, name, SecretStr(value))
+        if generated:
             logger.warning(
                 "generated development secrets",
-                extra={"variables": [m.upper() for m in missing], "file": str(VAR_DIR / DEV_SECRETS_FILE)},
+                extra={"variables": [name.upper() for name in generated], "file": str(VAR_DIR / SECRETS_FILE)},
             )
 
 
-def _load_dev_secrets() -> dict[str, str]:
-    path = VAR_DIR / DEV_SECRETS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _save_dev_secrets(values: dict[str, str]) -> None:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    path = VAR_DIR / DEV_SECRETS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values, indent=2))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+def _new_secret(name: str) -> str:
+    return Fernet.generate_key().decode() if name == "token_encryption_key" else secrets.token_urlsafe(48)
 
 
 def load_settings() -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,33 @@ class TestDevelopment:
         assert first.webhook_verify_token() == second.webhook_verify_token()
         second.check_keys()
         assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+    def test_processes_starting_at_once_share_one_set_of_secrets(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An API and a worker (or two of each) started together on one var directory: none fails on
+        another's half-written file, and all of them get the same generated values (threads here: the
+        lock is on the open file, so they exclude each other as processes do)."""
+        for round_number in range(15):
+            var_dir = tmp_path / str(round_number)
+            monkeypatch.setattr(config, "VAR_DIR", var_dir)
+            starting = threading.Barrier(6)
+
+            def start(starting: threading.Barrier) -> tuple[str, str, str | None]:
+                settings = Settings(_env_file=None, app_env="development")
+                starting.wait()
+                settings.fill_development_secrets()
+                assert settings.jwt_secret is not None and settings.token_encryption_key is not None
+                return (
+                    settings.jwt_secret.get_secret_value(),
+                    settings.token_encryption_key.get_secret_value(),
+                    settings.webhook_verify_token(),
+                )
+
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                seen = set(pool.map(start, [starting] * 6))
+            assert len(seen) == 1, f"round {round_number}: {len(seen)} different sets of secrets"
+            assert sorted(path.name for path in var_dir.iterdir()) == ["dev-secrets.json", "dev-secrets.lock"]
 
     def test_generated_secrets_are_logged_without_their_value(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
