@@ -92,7 +92,7 @@ class Deployment(Stack):
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if not self.alive(name):
-                    raise RuntimeError(f"{name} exited: see {self.logs / (name + '.log')}")
+                    raise RuntimeError(self.exited(name))
                 if name in WORKERS:
                     if "worker started" in self.log_since_start(name):
                         return

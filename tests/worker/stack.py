@@ -150,6 +150,13 @@ class Stack:
             self._commands()[name], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
 
+    def exited(self, name: str) -> str:
+        """Why `name` is gone, for the failure message: its exit code and the end of its log (the log
+        itself may not outlive the run, as on CI)."""
+        log = self.logs / f"{name}.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+        return f"{name} exited with {self.processes[name].returncode}: see {log}; it logged last:\n{tail}"
+
     def pid(self, name: str) -> int:
         return self.processes[name].pid
 
@@ -180,7 +187,7 @@ class Stack:
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited: see {self.logs / (name + '.log')}")
+                    raise RuntimeError(self.exited(name))
                 try:
                     if name == "sandbox":
                         ok = (await client.get(f"{self.sandbox_url}/sandbox/control")).status_code == 200
