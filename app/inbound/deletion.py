@@ -11,8 +11,9 @@ its history: the account row (its ids, status and timestamps, the profile replac
 post's ids, kind, state and timestamps. Everything else the service holds about the user goes: the token, the
 profile, captions and what the client sent to publish, permalinks, error texts (they may quote content),
 comments, mentions, insights and their history, and the prepared media and uploads of their posts (upload files
-are removed by the uploads job, which this request wakes at once); recorded events are redacted, and stored
-webhook deliveries lose the user's entries.
+are removed by the uploads job, which this request wakes at once); recorded events are redacted, stored
+webhook deliveries lose the user's entries, and the answers kept for Idempotency-Key replays lose the permalinks,
+error texts and usernames their posts no longer hold.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from app.db import utcnow
 from app.events.models import Event
 from app.inbound.models import DataDeletionRequest, DataDeletionStatus, InboundDelivery
 from app.insights.models import AnalyticsSnapshot, PostAnalytics
-from app.publishing.models import ACTIVE_STATUSES, FirstCommentStatus, MediaAsset, Post, PostAsset
+from app.publishing import answers
+from app.publishing.models import ACTIVE_STATUSES, FirstCommentStatus, IdempotencyKey, MediaAsset, Post, PostAsset
 from app.uploads.models import PostUpload, Upload
 
 # Meta's `issued_at` is in whole seconds, on Meta's clock: a connection counts as newer than a deauthorize request
@@ -67,6 +69,7 @@ class Erasure:
     uploads: int = 0
     events: int = 0
     deliveries: int = 0
+    stored_answers: int = 0
     upload_ids: list[str] = field(default_factory=list)
 
 
@@ -186,6 +189,7 @@ async def erase_instagram_user(session: AsyncSession, ig_user_id: str) -> Erasur
     erasure.posts = await _erase_posts(session, account_ids)
     erasure.events = await _erase_from_events(session, accounts)
     erasure.deliveries = await _erase_from_deliveries(session, ig_user_id)
+    erasure.stored_answers = await _erase_from_stored_answers(session, account_ids)
     return erasure
 
 
@@ -343,6 +347,30 @@ async def _erase_from_deliveries(session: AsyncSession, ig_user_id: str) -> int:
         body = _without_user(delivery.body, ig_user_id)
         if body != delivery.body:
             delivery.body = body
+            changed += 1
+    await session.flush()
+    return changed
+
+
+async def _erase_from_stored_answers(session: AsyncSession, account_ids: Sequence[int]) -> int:
+    """The answers kept for Idempotency-Key replays (IDEMPOTENCY_TTL_SECONDS) of requests that made the user's
+    posts quote what the posts no longer hold: a replay answers the same status and ids without it."""
+    keys = (
+        await session.scalars(
+            select(IdempotencyKey).where(
+                IdempotencyKey.id.in_(select(Post.idempotency_key_id).where(Post.account_id.in_(account_ids))),
+                IdempotencyKey.response_status.is_not(None),
+            )
+        )
+    ).all()
+    changed = 0
+    for key in keys:
+        assert key.response_status is not None
+        body = answers.without_user_content(
+            key.response_status, key.response_body, set(account_ids), username=ERASED_USERNAME
+        )
+        if body != key.response_body:
+            key.response_body = body
             changed += 1
     await session.flush()
     return changed

@@ -8,7 +8,7 @@ exactly the fields set when they were built, so an optional field left out stays
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -191,6 +191,34 @@ def batch_results(answer: Answer | AppError, response: Response) -> list[BatchRe
     return answer.body
 
 
+# What a failed post's answer says when the post keeps no error text (none was given, or it was erased).
+UNEXPLAINED_FAILURE = "Publishing failed"
+
+
+def without_user_content(status: int, body: object, account_ids: Collection[int], *, username: str) -> object:
+    """A stored answer (kept for Idempotency-Key replays) as a data deletion of these accounts leaves it: what
+    their erased posts no longer hold is taken out (permalinks, error texts, which may quote content, and a
+    batch's usernames, which become `username`); everything else stays as first answered."""
+    if isinstance(body, list):
+        return [
+            {**entry, "account": username, **({"error": None} if "error" in entry else {})}
+            if isinstance(entry, dict) and entry.get("account_id") in account_ids
+            else entry
+            for entry in body
+        ]
+    if not isinstance(body, dict):
+        return body
+    if status >= 400:
+        return {**body, "error": UNEXPLAINED_FAILURE} if "error" in body else body
+    erased = dict(body)
+    if "permalink" in erased:
+        erased["permalink"] = None
+    comment = erased.get("first_comment")
+    if isinstance(comment, dict) and "error" in comment:
+        erased["first_comment"] = {**comment, "error": None}
+    return erased
+
+
 def status_url(post_id: int) -> str:
     return f"{API_PREFIX}/posts/{post_id}"
 
@@ -260,7 +288,7 @@ def failed(post: Post) -> AppError:
         retry_after = (post.next_attempt_at - utcnow()).total_seconds()
     failure = failures.Failure.of(
         post.error_code or "publish_failed",
-        message=post.error or "Publishing failed",
+        message=post.error or UNEXPLAINED_FAILURE,
         retryable=post.retryable,
         retry_after=retry_after,
     )

@@ -269,6 +269,36 @@ class TestDataDeletion:
         assert json.loads(mixed.body)["entry"] == [_entry(bystander.ig_user_id)]
         assert others.body == _delivery(bystander.ig_user_id)
 
+    async def test_replayed_answers_no_longer_quote_the_user(self, client: httpx.AsyncClient, make: Factory) -> None:
+        """Answers kept for Idempotency-Key replays lose what the erased posts lose; a replay still answers the same
+        status and ids, creates nothing, and the bystander's entry of a shared batch stays as it was."""
+        erased = await make.connected_account("erased_brand", sub="alice")
+        bystander = await make.connected_account("bystander_brand", sub="alice")
+        post_body = {"account_id": erased.id, "image_url": "https://example.com/a.jpg", "caption": "secret plans"}
+        accounts = [erased.id, bystander.id]
+        batch_body = {"image_url": "https://example.com/b.jpg", "caption": "all", "account_ids": accounts}
+        sent = {
+            "posts": (post_body, {**auth_headers("alice"), "Idempotency-Key": "erased-post"}),
+            "batch-post": (batch_body, {**auth_headers("alice"), "Idempotency-Key": "erased-batch"}),
+        }
+        first = {path: await client.post(f"{API}/{path}", json=body, headers=h) for path, (body, h) in sent.items()}
+        assert first["posts"].status_code == 201 and first["posts"].json()["permalink"]
+        assert first["batch-post"].status_code == 207
+        assert {r["account"] for r in first["batch-post"].json()} == {"erased_brand", "bystander_brand"}
+
+        await sandbox_callback(client, "data-deletion", "erased_brand")
+
+        again = {path: await client.post(f"{API}/{path}", json=body, headers=h) for path, (body, h) in sent.items()}
+        post = again["posts"]
+        assert post.status_code == 201 and post.headers["Idempotent-Replayed"] == "true"
+        assert post.json() == {**first["posts"].json(), "permalink": None}
+        results = {r["account_id"]: r for r in again["batch-post"].json()}
+        assert again["batch-post"].status_code == 207
+        before = {r["account_id"]: r for r in first["batch-post"].json()}
+        assert results[erased.id] == {**before[erased.id], "account": "deleted"}
+        assert results[bystander.id] == before[bystander.id]
+        assert await count(make, Post) == 3
+
     async def test_the_same_request_again_answers_the_same_code(self, client: httpx.AsyncClient, make: Factory) -> None:
         account = await make.connected_account("twice")
         request = signed_request(secret(make), account.ig_user_id)

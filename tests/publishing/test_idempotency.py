@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from app.db import utcnow
 from app.main import app_context
+from app.publishing import answers
 from app.publishing.models import IdempotencyKey
 from tests.conftest import auth_headers
 from tests.support import API, connect_account, future, published
@@ -180,3 +181,42 @@ async def test_bad_key(pg_committing_client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]
+
+
+class TestStoredAnswersAfterDataDeletion:
+    """`answers.without_user_content`: what a data deletion leaves of a stored answer (end to end in
+    tests/callbacks/test_api.py)."""
+
+    def test_a_failure_keeps_its_status_code_and_ids_not_its_text(self) -> None:
+        body = {"error": "Caption 'secret plans' refused", "code": "invalid_caption", "db_id": 7, "account_id": 3}
+        erased = answers.without_user_content(400, body, {3}, username="deleted")
+        assert erased == {**body, "error": answers.UNEXPLAINED_FAILURE}
+
+    def test_a_first_comments_error_goes_and_its_state_stays(self) -> None:
+        body = {
+            "message": "Post created successfully",
+            "post_id": "1789",
+            "db_id": 7,
+            "status": "published",
+            "permalink": "https://www.instagram.com/p/abc/",
+            "first_comment": {"status": "failed", "comment_id": None, "error": "'secret plans' was refused"},
+        }
+        erased = answers.without_user_content(201, body, {3}, username="deleted")
+        assert erased == {
+            **body,
+            "permalink": None,
+            "first_comment": {"status": "failed", "comment_id": None, "error": None},
+        }
+
+    def test_a_batch_loses_only_the_erased_accounts_names_and_errors(self) -> None:
+        body = [
+            {"account": "erased_brand", "account_id": 3, "status": "failed", "db_id": 7, "error": "x", "code": "c"},
+            {"account": "bystander", "account_id": 4, "status": "failed", "db_id": 8, "error": "y", "code": "c"},
+            {"account": "erased_brand", "account_id": 3, "status": "success", "db_id": 9, "post_id": "1"},
+        ]
+        erased = answers.without_user_content(207, body, {3}, username="deleted")
+        assert erased == [
+            {**body[0], "account": "deleted", "error": None},
+            body[1],
+            {**body[2], "account": "deleted"},
+        ]
