@@ -5,6 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) so that it neither buffers responses nor brea
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -12,6 +13,7 @@ import re
 import time
 from typing import Any
 
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability.context import reset_request_id, set_request_id
@@ -38,7 +40,18 @@ def _route_template(scope: Scope) -> str:
     if isinstance(path, str):
         # A mounted app (the sandbox, static files) reports its mount path only.
         return path if getattr(route, "routes", None) is None else f"{path}/*"
+    # Starlette's plain routes (FastAPI's own /openapi.json) put only their endpoint in the scope.
+    endpoint = scope.get("endpoint")
+    if endpoint is not None and "app" in scope:
+        return _plain_route_paths(scope["app"]).get(endpoint, "unmatched")
     return "unmatched"
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_route_paths(app: Any) -> dict[Any, str]:
+    """Each plain route's endpoint and path template, read once per app (routes are fixed once it serves)."""
+    routes = getattr(getattr(app, "router", None), "routes", [])
+    return {route.endpoint: route.path for route in routes if type(route) is Route}
 
 
 class _RouteMetrics:

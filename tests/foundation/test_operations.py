@@ -68,6 +68,14 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "/posts/12345" not in text
 
 
+async def test_the_openapi_document_is_counted_under_its_path(client: httpx.AsyncClient) -> None:
+    """FastAPI serves /openapi.json on a plain Starlette route, which names no route in the request's scope."""
+    assert (await client.get("/openapi.json")).status_code == 200
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/openapi.json",status="200"}' in text
+    assert 'route="unmatched",status="200"' not in text
+
+
 async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert given.headers["x-request-id"] == "abc-123"
