@@ -17,6 +17,7 @@ by writing its verdict. The rules it keeps, whatever crashes and wherever:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from app import instagram as ig
@@ -25,6 +26,7 @@ from app.db import utcnow
 from app.failures import Failure
 from app.publishing import containers, first_comment, lease, quota, reconcile, runs, uploaded
 from app.publishing.lease import Claimed, Lease, LeaseLost
+from app.publishing.media_items import MediaLinks
 from app.publishing.models import PostStatus
 from app.publishing.outcomes import Fail, Mode, Outcome, Published, Verdict, Wait
 from app.publishing.runs import Run
@@ -84,7 +86,7 @@ async def _steps(run: Run) -> Verdict:
             return await reconcile.published_without_answer(run)
         if status.status_code == "ERROR":
             await reconcile.forget_containers(run)
-            return Fail(Failure.of("media_processing_failed", detail=status.status, retryable=False))
+            return runs.container_error(run, status.status, *await _media_of(run))
         if status.status_code == "IN_PROGRESS":
             return runs.poll_wait(run)
         if (verdict := await _publish(run)) is not None:
@@ -92,17 +94,29 @@ async def _steps(run: Run) -> Verdict:
     return Fail(Failure.of("container_expired"))
 
 
+async def _container_spec(run: Run) -> tuple[containers.Container, MediaLinks]:
+    """The post's container as Instagram is asked for it, and the links to the media this service serves."""
+    post = run.post
+    request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
+    links = await uploaded.media_links(run.ctx, post.media)
+    return request.container(post.media, post.caption, links), links
+
+
+async def _media_of(run: Run) -> tuple[Sequence[str], MediaLinks]:
+    """The media URLs the post's container gives Instagram, and the links to what this service serves."""
+    spec, links = await _container_spec(run)
+    return spec.media_urls, links
+
+
 async def _ensure_container(run: Run) -> Verdict | None:
     """Create the post's container unless it has one, and save its id at once."""
     post = run.post
     if post.container_id is not None:
         return None
-    request = stored_request(post.kind, post.request, batch=post.batch_id is not None)
-    links = await uploaded.media_links(run.ctx, post.media)
-    spec = request.container(post.media, post.caption, links)
+    spec, links = await _container_spec(run)
     try:
         if isinstance(spec, containers.Carousel):
-            if (verdict := await _ensure_items(run, spec)) is not None:
+            if (verdict := await _ensure_items(run, spec, links)) is not None:
                 return verdict
             container_id = await spec.create(run.instagram, run.token, run.ig_user_id, list(post.children))
         else:
@@ -113,7 +127,7 @@ async def _ensure_container(run: Run) -> Verdict | None:
     return None
 
 
-async def _ensure_items(run: Run, carousel: containers.Carousel) -> Verdict | None:
+async def _ensure_items(run: Run, carousel: containers.Carousel, links: MediaLinks) -> Verdict | None:
     """Carousel items: create the missing ones (each saved as it is made), then wait until all are ready.
     Instagram's errors propagate to the caller."""
     children = list(run.post.children)
@@ -123,11 +137,11 @@ async def _ensure_items(run: Run, carousel: containers.Carousel) -> Verdict | No
             await run.lease.save(children=list(children), container_created_at=utcnow())
         else:
             await run.lease.save(children=list(children))
-    for child in children:
+    for item, child in zip(carousel.items, children, strict=True):
         status = await run.instagram.get_container_status(run.token, child)
         if status.status_code == "ERROR":
             await run.lease.save(children=[], container_created_at=None)
-            return Fail(Failure.of("media_processing_failed", detail=status.status, retryable=False))
+            return runs.container_error(run, status.status, item.media_urls, links)
         if status.status_code == "EXPIRED":
             await run.lease.save(children=[], container_created_at=None)
             return Wait(0.1, "poll")

@@ -84,7 +84,7 @@ async def test_published_failed_and_needs_reauth_reach_a_real_receiver(stack: St
     kinds = {r.payload["data"]["db_id"]: r.payload["data"]["kind"] for r in receiver.of_type("post.published")}
     assert kinds == {ids[0]: "feed", ids[1]: "feed", ids[2]: "reel"}
 
-    await _control(stack, "POST", "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207001})
+    await _control(stack, "POST", "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207026})
     bad = await _post(stack, "events_e2e", "posts", image)
     assert bad["http"] == 400
     await receiver.wait_for(lambda r: any(x.type == "post.failed" for x in r), timeout=30)
@@ -149,7 +149,7 @@ async def test_receiver_down_then_up_gets_everything_in_order_per_post(stack: St
     first = await stack.connect("down_up_one", sub="down_up")
     second = await stack.connect("down_up_two", sub="down_up")
     await receiver.stop()
-    await _control(stack, "POST", "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207001})
+    await _control(stack, "POST", "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207026})
     failing = await _post(
         stack, "down_up", "posts", {"account_id": first["id"], "image_url": "https://example.com/a.jpg"}
     )

@@ -101,7 +101,7 @@ class TestDelivery:
         _, client = pg_events_app
         account = await connect_account(client, "bad_media")
         await register(client, receiver)
-        await control(client, "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207001})
+        await control(client, "faults", {"endpoint": "media_create", "kind": "container_error", "subcode": 2207026})
         response = await _post(client, account)
         assert response.status_code == 400, response.text
         await receiver.wait_for(lambda r: any(x.type == "post.failed" for x in r))
@@ -109,7 +109,7 @@ class TestDelivery:
         (failed,) = receiver.of_type("post.failed")
         assert failed.payload["data"]["code"] == "media_processing_failed"
         assert failed.payload["data"]["retryable"] is False
-        assert "2207001" in failed.payload["data"]["message"]
+        assert "2207026" in failed.payload["data"]["message"]
 
     async def test_insights_refresh_is_one_event_per_account(
         self, pg_events_app: AppClient, receiver: Receiver

@@ -98,7 +98,7 @@ async def test_container_not_ready_waits(pg_committing_client: httpx.AsyncClient
 
 async def test_container_error_fails_with_instagrams_words(pg_committing_client: httpx.AsyncClient) -> None:
     account = await connect_account(pg_committing_client)
-    await _fault(pg_committing_client, endpoint="media_create", kind="container_error")
+    await _fault(pg_committing_client, endpoint="media_create", kind="container_error", subcode=2207026)
     response = await _post(pg_committing_client, account["id"], path="reels", video_url="https://example.com/v.mp4")
     assert response.status_code == 400
     body = response.json()

@@ -89,7 +89,7 @@ async def test_a_retry_after_throttling_resumes_the_same_post(pg_committing_clie
 async def test_permanent_failure_is_replayed(pg_committing_client: httpx.AsyncClient) -> None:
     account = await connect_account(pg_committing_client)
     await pg_committing_client.post(
-        "/sandbox/control/faults", json={"endpoint": "media_create", "kind": "container_error"}
+        "/sandbox/control/faults", json={"endpoint": "media_create", "kind": "container_error", "subcode": 2207026}
     )
     body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
     first = await pg_committing_client.post(f"{API}/posts", headers=_with_key("k-4"), json=body)

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from app.db import utcnow
 from app.main import app_context
+from app.media.synthetic import synthetic_media
 from app.publishing.models import MediaAsset, Post
 from tests.conftest import auth_headers, make_settings, running_app
 from tests.support import API, connect_account, future, published
@@ -111,3 +113,90 @@ async def test_a_video_from_the_users_address_that_instagram_cannot_download_is_
     rejected = await client.post(f"{API}/reels", headers=auth_headers(), json=body)
     assert rejected.status_code == 400, rejected.text
     assert (rejected.json()["code"], rejected.json()["retryable"]) == ("media_rejected", False)
+
+
+# --- a container that ends in ERROR (a video's media is fetched after its container is made) ---------------
+
+
+def _video() -> bytes:
+    media = synthetic_media("https://example.com/clip_10s.mp4")
+    assert media is not None
+    return media.content
+
+
+async def _until_status(app: FastAPI, db_id: int, *statuses: str) -> Post:
+    for _ in range(150):
+        post = await _post(app, db_id)
+        if post.status in statuses:
+            return post
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"post {db_id} is {post.status} ({post.error})")
+
+
+async def test_an_uploaded_video_instagram_could_not_download_gets_a_new_container(
+    quick: tuple[FastAPI, httpx.AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reel's container is made, then ends in ERROR 2207052 (Instagram fetches a video afterwards): the video
+    is this service's upload, so the post waits and makes a new container instead of failing for good."""
+    app, client = quick
+    account = await connect_account(client)
+    uploaded = await client.post(
+        f"{API}/uploads", headers=auth_headers(), files={"file": ("clip.mp4", _video(), "video/mp4")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    await _fault(client, kind="container_error", code=None, subcode=2207052)
+    body = {"account_id": account["id"], "video_url": uploaded.json()["upload_id"], "scheduled_at": future(seconds=1)}
+    scheduled = await client.post(f"{API}/reels", headers=auth_headers(), json=body)
+    assert scheduled.status_code == 202, scheduled.text
+
+    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    assert post.status == "published", (post.status, post.error)
+    assert "instagram could not download the post's media from us" in caplog.text
+    assert len(await published(client)) == 1
+
+
+async def test_a_video_from_the_users_address_that_instagram_could_not_download_fails(
+    quick: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = quick
+    account = await connect_account(client)
+    await _fault(client, kind="container_error", code=None, subcode=2207052)
+    body = {"account_id": account["id"], "video_url": "https://example.com/v.mp4"}
+    failed = await client.post(f"{API}/reels", headers=auth_headers(), json=body)
+    assert failed.status_code == 400, failed.text
+    assert (failed.json()["code"], failed.json()["retryable"]) == ("media_processing_failed", False)
+    assert "2207052" in failed.json()["error"]
+
+
+async def test_instagrams_own_processing_failure_gets_a_new_container(
+    quick: tuple[FastAPI, httpx.AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """2207001 (a server error while processing): Meta's advice is to make the container again."""
+    app, client = quick
+    account = await connect_account(client)
+    await _fault(client, kind="container_error", code=None, subcode=2207001)
+    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(seconds=1)}
+    scheduled = await client.post(f"{API}/posts", headers=auth_headers(), json=body)
+    assert scheduled.status_code == 202, scheduled.text
+
+    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    assert post.status == "published", (post.status, post.error)
+    assert "instagram failed processing the media" in caplog.text
+    assert len(await published(client)) == 1
+
+
+async def test_a_carousel_item_that_instagram_failed_processing_is_made_again(
+    quick: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """The first item's container ends in ERROR 2207001: the items are made again, and the carousel published once."""
+    app, client = quick
+    account = await connect_account(client)
+    await _fault(client, kind="container_error", code=None, subcode=2207001)
+    items = [{"image_url": "https://example.com/1.jpg"}, {"image_url": "https://example.com/2.jpg"}]
+    body = {"account_id": account["id"], "items": items, "scheduled_at": future(seconds=1)}
+    scheduled = await client.post(f"{API}/carousels", headers=auth_headers(), json=body)
+    assert scheduled.status_code == 202, scheduled.text
+
+    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    assert post.status == "published", (post.status, post.error)
+    assert len(await published(client)) == 1
