@@ -59,8 +59,12 @@ check-containers: install
 services:
 	@scripts/ensure-services.sh
 
+# Two processes (pytest-xdist), each test file kept in one: most of the suite's time is waiting on real
+# processes, a restarting PostgreSQL, Redis and timers, which overlaps. The OpenAPI fuzzer runs on its own
+# afterwards: schemathesis reports each operation as a subtest, which xdist's workers do not pass on.
 test: install services lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --ignore tests/reliability/test_fuzz.py
+	$(BIN)/pytest tests/reliability/test_fuzz.py
 
 # The fault matrix alone (two APIs, two workers, a private PostgreSQL and Redis) with the 90 s Redis outage
 # of issue 9; `make test` runs it with a 20 s outage.

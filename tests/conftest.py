@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -43,7 +44,20 @@ from app.models import Base
 from tests.factories import Factory
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _this_workers_redis(url: str) -> str:
+    """`make test` runs the suite in two processes (pytest-xdist, PYTEST_XDIST_WORKER gw0, gw1): each gets a
+    Redis database of its own, the given one plus its number, since tests flush theirs."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.lstrip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+REDIS_TEST_URL = _this_workers_redis(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 PUBLIC_BASE_URL = "http://localhost:8000"
 JWT_SECRET = "test-jwt-secret-" + "x" * 40
 TOKEN_KEY = Fernet.generate_key().decode()
