@@ -124,10 +124,16 @@ def _video() -> bytes:
     return media.content
 
 
-async def _until_status(app: FastAPI, db_id: int, *statuses: str) -> Post:
+async def _scheduled_outcome(app: FastAPI, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Post:
+    """Schedule the post a second from now; the post once it is published or failed."""
+    scheduled = await client.post(
+        f"{API}/{path}", headers=auth_headers(), json={**body, "scheduled_at": future(seconds=1)}
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    db_id = scheduled.json()["db_id"]
     for _ in range(150):
         post = await _post(app, db_id)
-        if post.status in statuses:
+        if post.status in ("published", "failed"):
             return post
         await asyncio.sleep(0.1)
     raise AssertionError(f"post {db_id} is {post.status} ({post.error})")
@@ -145,11 +151,8 @@ async def test_an_uploaded_video_instagram_could_not_download_gets_a_new_contain
     )
     assert uploaded.status_code == 201, uploaded.text
     await _fault(client, kind="container_error", code=None, subcode=2207052)
-    body = {"account_id": account["id"], "video_url": uploaded.json()["upload_id"], "scheduled_at": future(seconds=1)}
-    scheduled = await client.post(f"{API}/reels", headers=auth_headers(), json=body)
-    assert scheduled.status_code == 202, scheduled.text
-
-    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    body = {"account_id": account["id"], "video_url": uploaded.json()["upload_id"]}
+    post = await _scheduled_outcome(app, client, "reels", body)
     assert post.status == "published", (post.status, post.error)
     assert "instagram could not download the post's media from us" in caplog.text
     assert len(await published(client)) == 1
@@ -175,11 +178,9 @@ async def test_instagrams_own_processing_failure_gets_a_new_container(
     app, client = quick
     account = await connect_account(client)
     await _fault(client, kind="container_error", code=None, subcode=2207001)
-    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(seconds=1)}
-    scheduled = await client.post(f"{API}/posts", headers=auth_headers(), json=body)
-    assert scheduled.status_code == 202, scheduled.text
-
-    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    post = await _scheduled_outcome(
+        app, client, "posts", {"account_id": account["id"], "image_url": "https://example.com/a.jpg"}
+    )
     assert post.status == "published", (post.status, post.error)
     assert "instagram failed processing the media" in caplog.text
     assert len(await published(client)) == 1
@@ -193,10 +194,6 @@ async def test_a_carousel_item_that_instagram_failed_processing_is_made_again(
     account = await connect_account(client)
     await _fault(client, kind="container_error", code=None, subcode=2207001)
     items = [{"image_url": "https://example.com/1.jpg"}, {"image_url": "https://example.com/2.jpg"}]
-    body = {"account_id": account["id"], "items": items, "scheduled_at": future(seconds=1)}
-    scheduled = await client.post(f"{API}/carousels", headers=auth_headers(), json=body)
-    assert scheduled.status_code == 202, scheduled.text
-
-    post = await _until_status(app, scheduled.json()["db_id"], "published", "failed")
+    post = await _scheduled_outcome(app, client, "carousels", {"account_id": account["id"], "items": items})
     assert post.status == "published", (post.status, post.error)
     assert len(await published(client)) == 1
