@@ -316,6 +316,9 @@ class TestStorageAndProcessing:
     async def test_the_sweeper_processes_what_lost_its_job_and_retries_failures(
         self, ctx: AppContext, make: Factory
     ) -> None:
+        # The app's own sweeper (every 10 s) would race this test's call for the same deliveries.
+        assert isinstance(ctx.jobs, InProcessJobQueue)
+        await ctx.jobs.stop_crons()
         account = await make.connected_account("brand.six")
         old = utcnow() - timedelta(minutes=5)
         async with unit_of_work(ctx.sessionmaker) as session:
