@@ -363,11 +363,12 @@ async def _erase_from_stored_answers(session: AsyncSession, account_ids: Sequenc
             )
         )
     ).all()
+    erased_accounts = set(account_ids)
     changed = 0
     for key in keys:
         assert key.response_status is not None
         body = answers.without_user_content(
-            key.response_status, key.response_body, set(account_ids), username=ERASED_USERNAME
+            key.response_status, key.response_body, erased_accounts, username=ERASED_USERNAME
         )
         if body != key.response_body:
             key.response_body = body

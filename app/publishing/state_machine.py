@@ -137,11 +137,13 @@ async def _ensure_items(run: Run, carousel: containers.Carousel, links: MediaLin
             await run.lease.save(children=list(children), container_created_at=utcnow())
         else:
             await run.lease.save(children=list(children))
-    for item, child in zip(carousel.items, children, strict=True):
+    for index, child in enumerate(children):
         status = await run.instagram.get_container_status(run.token, child)
         if status.status_code == "ERROR":
             await run.lease.save(children=[], container_created_at=None)
-            return runs.container_error(run, status.status, item.media_urls, links)
+            # The failing item's own media (children are made in the items' order).
+            urls = carousel.items[index].media_urls if index < len(carousel.items) else ()
+            return runs.container_error(run, status.status, urls, links)
         if status.status_code == "EXPIRED":
             await run.lease.save(children=[], container_created_at=None)
             return Wait(0.1, "poll")
