@@ -15,6 +15,8 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from app.instagram.errors import InstagramError, classify_error
+
 
 class ResponseShapeError(ValueError):
     """A JSON answer that lacks what the documented shape promises (the message names what, never values)."""
@@ -254,6 +256,14 @@ class ContainerStatus(_ApiModel):
                 if match:
                     return {**value, "error_subcode": int(match.group(1))}
         return value
+
+    def error(self) -> InstagramError:
+        """What a container in ERROR stands for, classified as an error answer with its subcode is (the one table
+        of errors.py): the media could not be downloaded, Instagram is failing for now, or the media is refused."""
+        envelope = {
+            "error": {"message": self.status or "The media container failed", "error_subcode": self.error_subcode}
+        }
+        return classify_error(400, envelope, {}, operation="container_status")
 
 
 class PublishingLimit(_ApiModel):

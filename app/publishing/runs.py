@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -119,47 +118,28 @@ def our_media_unreachable(run: Run, exc: ig.InstagramError, urls: Sequence[str],
     answers /media with 503) or an address Instagram cannot reach, never the user's media, which was downloaded
     and checked before. Nothing was created, so trying again later is safe, within PUBLISH_MAX_ATTEMPTS.
     None for any other error or media."""
-    if not isinstance(exc, ig.MediaDownloadFailed) or not _all_ours(urls, links):
+    if not isinstance(exc, ig.MediaDownloadFailed) or not urls or not all(links.serves(url) for url in urls):
         return None
-    return _wait_for_our_media(run, urls)
-
-
-# A container in ERROR names its subcode in `status` ("Error: Media upload has failed with error code 2207052").
-_STATUS_SUBCODE = re.compile(r"error code (\d+)")
-# Instagram could not fetch the media (2207052), or its download timed out (2207003): a video's container is
-# made at once and fetched afterwards, so this is where a video meets what an image meets at creation.
-DOWNLOAD_FAILED_SUBCODES = frozenset({2207052, 2207003})
-# Instagram's own processing broke (server 2207001, create 2207032, upload 2207053): Meta's advice is to make the
-# container again.
-PROCESSING_BROKE_SUBCODES = frozenset({2207001, 2207032, 2207053})
-
-
-def container_error(run: Run, status: str | None, urls: Sequence[str], links: MediaLinks) -> Wait | Fail:
-    """A container ended in ERROR (it is forgotten by then). Media of ours that Instagram could not download, or
-    Instagram's own processing failing, is tried again with a new container, within PUBLISH_MAX_ATTEMPTS;
-    anything else is about the media itself and final."""
-    found = _STATUS_SUBCODE.search(status or "")
-    subcode = int(found.group(1)) if found else None
-    if subcode in DOWNLOAD_FAILED_SUBCODES and _all_ours(urls, links):
-        return _wait_for_our_media(run, urls)
-    if subcode in PROCESSING_BROKE_SUBCODES:
-        logger.warning("instagram failed processing the media", extra={"post_id": run.post.id, "subcode": subcode})
-        message = f"Instagram failed while processing the media ({status}); the post can be retried"
-        return Wait(retry_delay(run), "retry", Failure.of(failures.UNAVAILABLE, message=message))
-    return Fail(Failure.of("media_processing_failed", detail=status, retryable=False))
-
-
-def _all_ours(urls: Sequence[str], links: MediaLinks) -> bool:
-    return bool(urls) and all(links.serves(url) for url in urls)
-
-
-def _wait_for_our_media(run: Run, urls: Sequence[str]) -> Wait:
     # The host only: the path holds the asset's secret id or the upload's signature.
     host = urlsplit(urls[0]).hostname or "its address"
     logger.warning(
         "instagram could not download the post's media from us", extra={"post_id": run.post.id, "host": host}
     )
     return Wait(retry_delay(run), "retry", Failure.of(failures.MEDIA_UNREACHABLE, detail=host))
+
+
+async def container_error(run: Run, status: ig.ContainerStatus, urls: Sequence[str], links: MediaLinks) -> Wait | Fail:
+    """A container ended in ERROR (it is forgotten by then), read as the error its subcode stands for. Media of
+    ours that Instagram could not download (2207052), and Instagram failing for now (a download timing out, server,
+    create and upload errors: Meta's advice is to make the container again), are tried again with a new container
+    within PUBLISH_MAX_ATTEMPTS; anything else is about the media itself and final, in Instagram's words."""
+    exc = status.error()
+    if (wait := our_media_unreachable(run, exc, urls, links)) is not None:
+        return wait
+    if isinstance(exc, ig.TransientError):
+        logger.warning("instagram failed processing the media", extra={"post_id": run.post.id, "subcode": exc.subcode})
+        return await verdict_for(run, exc)
+    return Fail(Failure.of("media_processing_failed", detail=status.status, retryable=False))
 
 
 async def record_published(run: Run, media_id: str | None) -> Published:

@@ -86,7 +86,7 @@ async def _steps(run: Run) -> Verdict:
             return await reconcile.published_without_answer(run)
         if status.status_code == "ERROR":
             await reconcile.forget_containers(run)
-            return runs.container_error(run, status.status, *await _media_of(run))
+            return await runs.container_error(run, status, *await _media_of(run))
         if status.status_code == "IN_PROGRESS":
             return runs.poll_wait(run)
         if (verdict := await _publish(run)) is not None:
@@ -143,7 +143,7 @@ async def _ensure_items(run: Run, carousel: containers.Carousel, links: MediaLin
             await run.lease.save(children=[], container_created_at=None)
             # The failing item's own media (children are made in the items' order).
             urls = carousel.items[index].media_urls if index < len(carousel.items) else ()
-            return runs.container_error(run, status.status, urls, links)
+            return await runs.container_error(run, status, urls, links)
         if status.status_code == "EXPIRED":
             await run.lease.save(children=[], container_created_at=None)
             return Wait(0.1, "poll")

@@ -6,12 +6,17 @@ import httpx
 import pytest
 
 from app.instagram import (
+    BadRequest,
     ContainerNotReady,
+    ContainerStatus,
+    InstagramError,
     InstagramUnavailable,
+    MediaDownloadFailed,
     MediaRejected,
     PublishBlocked,
     PublishingQuotaExceeded,
     RateLimited,
+    RetrySoon,
     TransientError,
     UnexpectedResponse,
 )
@@ -174,6 +179,26 @@ class TestContainerStatus:
         assert status.id == "c-vid"
         assert status.status_code == "ERROR"
         assert status.error_subcode == 2207026
+
+    @pytest.mark.parametrize(
+        ("subcode", "error"),
+        [
+            (2207052, MediaDownloadFailed),  # the media could not be downloaded
+            (2207003, RetrySoon),  # the download timed out: try again in 30 s to 2 minutes
+            (2207001, TransientError),  # server, create and upload errors: make the container again
+            (2207053, TransientError),
+            (2207026, MediaRejected),  # the media itself
+            (None, BadRequest),  # a status naming no subcode
+        ],
+    )
+    def test_an_error_status_is_the_error_its_subcode_stands_for(
+        self, subcode: int | None, error: type[InstagramError]
+    ) -> None:
+        text = f"Error: Media upload has failed with error code {subcode}" if subcode else "Error"
+        found = ContainerStatus(id="c", status_code="ERROR", status=text).error()
+        assert type(found) is error
+        assert (found.subcode, found.message, found.operation) == (subcode, text, "container_status")
+        assert found.retry_after == (30.0 if error is RetrySoon else None)
 
     async def test_an_undocumented_status_is_not_guessed(self, ig: Harness) -> None:
         ig.router.get(f"{V}/c-x").respond(200, json={"id": "c-x", "status_code": "DONE"})
