@@ -57,7 +57,7 @@ async def test_a_scheduled_post_waits_for_its_media_to_be_reachable_again(
 ) -> None:
     app, client = quick
     account = await connect_account(client)
-    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(seconds=1)}
+    body = {"account_id": account["id"], "image_url": "https://example.com/a.jpg", "scheduled_at": future(seconds=3)}
     scheduled = await client.post(f"{API}/posts", headers=auth_headers(), json=body)
     assert scheduled.status_code == 202, scheduled.text
     db_id = scheduled.json()["db_id"]
@@ -125,9 +125,10 @@ def _video() -> bytes:
 
 
 async def _scheduled_outcome(app: FastAPI, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Post:
-    """Schedule the post a second from now; the post once it is published or failed."""
+    """Schedule the post 3 s from now (a second was too close under a loaded suite: the request itself can take
+    longer, and a time already past is refused); the post once it is published or failed."""
     scheduled = await client.post(
-        f"{API}/{path}", headers=auth_headers(), json={**body, "scheduled_at": future(seconds=1)}
+        f"{API}/{path}", headers=auth_headers(), json={**body, "scheduled_at": future(seconds=3)}
     )
     assert scheduled.status_code == 202, scheduled.text
     db_id = scheduled.json()["db_id"]
